@@ -1,0 +1,1 @@
+"""Subcommands of `agentopt`: one module each, with `register(app)`."""
