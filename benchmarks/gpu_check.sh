@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# One GPU call that runs every GPU test and the benchmarks, for a GPU machine with PyTorch, Triton and CuPy but
+# no network. Carry the wheels of openai/pydantic/tenacity in .whl (../shared/tools/wheelhouse.sh .whl).
+#
+#   bash benchmarks/gpu_check.sh            # setup + GPU tests + evaluator benchmark + ffn/rmsnorm benchmarks
+#   bash benchmarks/gpu_check.sh tests      # only some stages: setup is implied; stages: tests eval tune ffn run
+#
+# Logs go to $LOGDIR (default /tmp/agentopt-gpu-check), results JSON to benchmarks/results/; where $OUT is set
+# (the device tool), both come back as $OUT/gpu_check.tgz. A summary table is printed last.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+LOGDIR=${LOGDIR:-/tmp/agentopt-gpu-check}
+mkdir -p "$LOGDIR"
+stages=${*:-tests eval ffn}
+export PYTHONUNBUFFERED=1
+
+if [ -d .whl ] && ! python3 -c "import pydantic, openai, tenacity" 2>/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    && export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH} || exit 1
+fi
+python3 -m pip install -q --no-deps --no-build-isolation --no-index -e . >"$LOGDIR/install.log" 2>&1 \
+  || { echo "install failed"; tail -20 "$LOGDIR/install.log"; exit 1; }
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$LOGDIR/gpu.txt"
+
+summary=()
+stage() {  # name, command...
+  local name=$1; shift
+  local t0=$SECONDS
+  echo "=== $name: $*"
+  "$@" 2>&1 | tee "$LOGDIR/$name.log"
+  local rc=${PIPESTATUS[0]}
+  summary+=("$(printf '%-8s rc=%-3s %4ss  %s' "$name" "$rc" $((SECONDS - t0)) "$(tail -n 1 "$LOGDIR/$name.log" | cut -c1-90)")")
+}
+
+for s in $stages; do
+  case $s in
+    tests) stage tests python3 -m pytest -q -rs -m gpu tests/ ;;
+    eval) stage eval python3 benchmarks/eval_speed.py ;;
+    tune) stage tune python3 benchmarks/tune_templates.py ;;
+    ffn) stage ffn python3 benchmarks/ffn.py
+         stage rmsnorm python3 benchmarks/ffn.py --problem llama3-8b-rmsnorm ;;
+    run) stage run python3 benchmarks/run_speed.py ;;
+    *) echo "unknown stage $s (tests eval tune ffn run)"; exit 2 ;;
+  esac
+done
+[ -n "${OUT:-}" ] && tar czf "$OUT/gpu_check.tgz" -C "$LOGDIR" . -C "$PWD" benchmarks/results
+echo; echo "=== summary ($(cat "$LOGDIR/gpu.txt"))"
+printf '%s\n' "${summary[@]}"
