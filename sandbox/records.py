@@ -8,6 +8,13 @@ from pydantic import BaseModel, Field
 Status = Literal["ok", "compile_error", "incorrect", "rejected", "timeout", "crashed"]
 
 
+class ShapeCost(BaseModel):
+    """The work of one shape, for roofline floors: FLOPs and the bytes that must cross DRAM at least once."""
+    shape: dict[str, Any]
+    flops: float
+    bytes: float
+
+
 class KernelInfo(BaseModel):
     """What the compiler says of one kernel, for the coders' prompts."""
     name: str
