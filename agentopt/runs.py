@@ -177,6 +177,11 @@ class RunStore:
              error))
         return int(cur.lastrowid)
 
+    def link_llm_calls(self, call_ids: list[int], candidate_id: str) -> None:
+        """Attach LLM calls made before their candidate had an id (ids are given once a proposal is kept)."""
+        for call_id in call_ids:
+            self.db.execute("UPDATE llm_calls SET candidate_id=? WHERE id=?", (candidate_id, call_id))
+
     def llm_calls(self, candidate_id: str | None = None) -> list[dict[str, Any]]:
         q, args = "SELECT * FROM llm_calls", ()
         if candidate_id is not None:
@@ -191,6 +196,12 @@ class RunStore:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(source)
         os.replace(tmp, path)
+
+    def write_best_index(self, index: dict[str, Any]) -> None:
+        """best/best.json: which candidate is best overall and on each shape, with its figures."""
+        tmp = self.path / "best" / "best.json.tmp"
+        tmp.write_text(json.dumps(index, indent=2, default=str))
+        os.replace(tmp, self.path / "best" / "best.json")
 
 
 def list_runs(runs_dir: Path | str) -> list[Path]:

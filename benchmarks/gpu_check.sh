@@ -4,6 +4,7 @@
 #
 #   bash benchmarks/gpu_check.sh            # setup + GPU tests + evaluator benchmark + ffn/rmsnorm benchmarks
 #   bash benchmarks/gpu_check.sh tests      # only some stages: setup is implied; stages: tests eval tune ffn run
+#   GPU_TESTS="tests/test_a.py tests/test_b.py" bash benchmarks/gpu_check.sh tests   # a subset of the GPU tests
 #
 # Logs go to $LOGDIR (default /tmp/agentopt-gpu-check), results JSON to benchmarks/results/; where $OUT is set
 # (the device tool), both come back as $OUT/gpu_check.tgz. A summary table is printed last.
@@ -34,7 +35,7 @@ stage() {  # name, command...
 
 for s in $stages; do
   case $s in
-    tests) stage tests python3 -m pytest -q -rs -m gpu tests/ ;;
+    tests) stage tests python3 -m pytest -q -rs -m gpu ${GPU_TESTS:-tests/} ;;
     eval) stage eval python3 benchmarks/eval_speed.py ;;
     tune) stage tune python3 benchmarks/tune_templates.py ;;
     ffn) stage ffn python3 benchmarks/ffn.py

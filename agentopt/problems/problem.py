@@ -6,6 +6,10 @@ source's module-level globals (e.g. {"M": 128}), applied before those functions 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import itertools
+import os
+import sys
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +18,7 @@ from typing import Any
 # Bound on the relative error ||out - ref|| / ||ref|| (float64) per dtype, against a float32 reference.
 # float32 allows tf32 matrix units (~3e-4); bf16/fp16 operands land between 1e-3 and 1e-2.
 REL_TOL = {"float32": 1e-3, "float16": 5e-3, "bfloat16": 1.6e-2}
+_module_counter = itertools.count()
 # The worst element may be off by at most this many times REL_TOL, relative to max |ref|.
 WORST_ELEMENT_FACTOR = 8.0
 
@@ -58,9 +63,25 @@ def shape_label(shape: dict[str, Any]) -> str:
 
 
 def load_source(source: str, module_name: str, overrides: dict[str, Any] | None = None) -> types.ModuleType:
-    mod = types.ModuleType(module_name)
-    mod.__file__ = f"<{module_name}>"
-    exec(compile(source, mod.__file__, "exec"), mod.__dict__)
+    """Import `source` as a fresh module, from a file named by its content hash (Triton's @jit and torch.compile
+    read a function's source through its file, so an exec'd string will not do), then apply the overrides."""
+    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
+    folder = Path(os.environ.get("AGENTOPT_CACHE", Path.home() / ".cache" / "agentopt")) / "sources"
+    path = folder / f"{module_name}_{digest}.py"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(source)
+        os.replace(tmp, path)
+    unique = f"{module_name}_{digest}_{next(_module_counter)}"
+    spec = importlib.util.spec_from_file_location(unique, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[unique] = mod  # torch.compile looks a function's module up by name
+    try:
+        spec.loader.exec_module(mod)
+    except BaseException:
+        sys.modules.pop(unique, None)
+        raise
     for key, value in (overrides or {}).items():
         if key not in mod.__dict__:
             raise KeyError(f"shape key {key!r} is not a module-level name of the problem's source")

@@ -1,0 +1,89 @@
+"""A fresh timing of the library against eager on this machine: `load(problem)` beside the reference, on every
+shape the library serves. CUDA events on a GPU; wall clock on the CPU (and the rows say so)."""
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+from pydantic import BaseModel
+
+
+class BenchRow(BaseModel):
+    problem: str
+    shape: dict
+    kernel: str  # the kernel that served the call ('eager' when none did)
+    library_ms: float
+    eager_ms: float
+    speedup: float
+    indexed_speedup: float | None = None  # what the harvest measured
+    rel_err: float  # ||library - eager|| / ||eager||, this run
+    clock: str  # 'cuda events' or 'cpu wall clock'
+
+
+def _time_ms(fn, device: str, reps: int, warmup: int = 10) -> float:
+    import torch
+
+    for _ in range(warmup):
+        fn()
+    if device == "cuda":
+        torch.cuda.synchronize()
+        times = []
+        for _ in range(reps):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end))
+        return statistics.median(times)
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(times)
+
+
+def bench(library: Path, device: str, reps: int, progress=None) -> tuple[list[BenchRow], list[str]]:
+    """(rows, notes): one row per served shape of every problem that has kernels usable on this device."""
+    import torch
+
+    from agentopt.kernels import load
+    from agentopt.problems import get_problem
+
+    from .index import LibraryIndex, device_arch
+
+    arch = device_arch(device)
+    index = LibraryIndex.load(library)
+    rows, notes = [], []
+    for name in sorted({k.problem for k in index.kernels}):
+        entries = [k for k in index.for_problem(name) if k.arch == arch]
+        if not entries:
+            archs = sorted({k.arch for k in index.for_problem(name)})
+            notes.append(f"{name}: no kernel for {arch} (the library has {', '.join(archs)})")
+            continue
+        problem = get_problem(name)
+        dtype = getattr(torch, problem.dtype_for(device))
+        served = {e.name: {repr(s.shape): s for s in e.shapes} for e in entries}
+        for shape in problem.shapes_for(device):
+            indexed = next((d[repr(shape)] for d in served.values() if repr(shape) in d), None)
+            if indexed is None:
+                continue
+            if progress:
+                progress(f"timing {name} {shape}")
+            module = load(problem, device=device, library=library, shape=shape)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(1)
+                inputs = [a.to(device=device, dtype=dtype) if a.is_floating_point() else a.to(device)
+                          for a in problem.module(shape).get_inputs()]
+            with torch.no_grad():
+                out, ref = module(*inputs), module._reference(*inputs)
+                kernel = next((k for k in module.calls if k != "eager"), "eager")
+                lib_ms = _time_ms(lambda: module(*inputs), device, reps)
+                eager_ms = _time_ms(lambda: module._reference(*inputs), device, reps)
+            rel = float((out.double() - ref.double()).norm() / ref.double().norm().clamp_min(1e-30))
+            rows.append(BenchRow(problem=name, shape=shape, kernel=kernel, library_ms=lib_ms, eager_ms=eager_ms,
+                                 speedup=eager_ms / lib_ms, indexed_speedup=indexed.speedup, rel_err=rel,
+                                 clock="cuda events" if device == "cuda" else "cpu wall clock"))
+    return rows, notes

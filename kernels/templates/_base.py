@@ -1,0 +1,99 @@
+"""What the templates share: reading a problem (its sizes, its reference's state dict and graph, on the meta
+device so that nothing is allocated), walking a parameter space, and the candidate's common parts."""
+from __future__ import annotations
+
+import ast
+import itertools
+import random
+from typing import Any
+
+HEADER = '''"""{title}
+
+Written by agentopt's template coder from the template `{name}` at the point:
+{params}
+"""
+'''
+
+
+def problem_dims(problem, shape: dict[str, Any]) -> dict[str, int]:
+    """The problem's integer module-level globals (M, HIDDEN, ...) with the shape applied."""
+    mod = problem.module(shape)
+    return {k: v for k, v in vars(mod).items() if k.isupper() and isinstance(v, int) and not isinstance(v, bool)}
+
+
+def meta_model(problem, shape: dict[str, Any] | None = None):
+    """The reference Model built on the meta device (no memory, no init cost), or None if it cannot be built."""
+    import torch
+
+    try:
+        mod = problem.module(shape or {})
+        with torch.device("meta"):
+            return mod.Model(*mod.get_init_inputs())
+    except Exception:  # a user's model that cannot be built on meta simply matches no template
+        return None
+
+
+def state_shapes(problem) -> dict[str, tuple[int, ...]]:
+    model = meta_model(problem)
+    return {} if model is None else {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def traced_graph(problem):
+    """The reference's torch.fx graph (symbolic trace on meta), or None if it does not trace."""
+    import torch.fx
+
+    model = meta_model(problem)
+    if model is None:
+        return None
+    try:
+        return torch.fx.symbolic_trace(model)
+    except Exception:  # untraceable control flow: no template that needs the graph matches
+        return None
+
+
+def float_attribute(problem, candidates: tuple[str, ...]) -> str | None:
+    """The name of the first float attribute of the reference module among `candidates` (e.g. its eps)."""
+    model = meta_model(problem)
+    for name in candidates:
+        if isinstance(getattr(model, name, None), float):
+            return name
+    return None
+
+
+def reference_definitions(source: str) -> str:
+    """The reference's source without its docstring and get_inputs/get_init_inputs: Model and what it uses.
+    A candidate defines `ModelNew(Model)`, so it keeps the reference's constructor, state-dict keys and
+    attributes exactly."""
+    tree = ast.parse(source)
+    keep = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name in ("get_inputs", "get_init_inputs"):
+            continue
+        if (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+                and isinstance(node.value.value, str)):
+            continue  # the reference's docstring; the candidate has its own
+        keep.append(ast.get_source_segment(source, node))
+    return "# The reference, unchanged: ModelNew derives from its Model.\n" + "\n".join(keep)
+
+
+def header(name: str, title: str, params: dict[str, Any]) -> str:
+    lines = "\n".join(f"    {k} = {v!r}" for k, v in params.items())
+    return HEADER.format(title=title, name=name, params=lines)
+
+
+def points(space: dict[str, list]) -> list[dict[str, Any]]:
+    """Every point of a parameter space, in a fixed order."""
+    keys = list(space)
+    return [dict(zip(keys, values)) for values in itertools.product(*(space[k] for k in keys))]
+
+
+def sample(space: dict[str, list], rng: random.Random) -> dict[str, Any]:
+    return {k: rng.choice(v) for k, v in space.items()}
+
+
+def next_pow2(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
+
+
+def dtype_bytes(dtype: str) -> int:
+    return {"float32": 4, "float16": 2, "bfloat16": 2}[dtype]

@@ -1,0 +1,311 @@
+"""Template: a gated MLP (Llama's FFN), down(silu(gate(x)) * up(x)), with three paths chosen by the token count M:
+
+- tiny M (M <= fma_max_m): CUDA-core GEMV. Gate and up are read in one pass over x, SwiGLU in the epilogue (or
+  split over K, the SwiGLU then done by the down kernel as it loads); the down GEMV split over K.
+- small M (M <= small_max_m): the same weight streaming on tensor cores (tl.dot, BLOCK_M >= 16): weights are
+  read once whatever M is, so the time is the weights over the memory bandwidth.
+- large M: compute bound. Gate and up as one GEMM with SwiGLU in its epilogue (Triton, two accumulators), or
+  cuBLAS (torch.mm) over the [gate; up] weights concatenated in prepare() plus a SwiGLU kernel; the down GEMM
+  by cuBLAS (torch.mm: as fast as a GEMM gets at these sizes) or by Triton.
+
+The parameter groups are independent: each path's parameters only change that path's code.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from . import gated_mlp_kernels as K
+from ._base import dtype_bytes, header, meta_model, reference_definitions, state_shapes
+from .gemm_epilogue import gemm_kernel
+
+NAME = "gated_mlp"
+PATTERN = "gated-mlp"
+DEVICES = ("cuda", "cpu")
+SPACE: dict[str, list] = {
+    # dispatch by M (thresholds are parameters too)
+    "fma_max_m": [0, 1, 4],
+    "small_max_m": [128, 256],
+    # tiny M: CUDA-core GEMV, gate-up then down
+    "fma_block_n": [16, 32, 64],
+    "fma_block_k": [256, 512],
+    "fma_gu_split": [1, 2, 4],
+    "fma_warps": [4, 8],
+    "fma_stages": [1, 2],
+    "fma_down_block_n": [16, 32, 64],
+    "fma_down_block_k": [256, 512],
+    "fma_down_split": [4, 8, 16],
+    "fma_down_warps": [4, 8],
+    "fma_down_stages": [1, 2],
+    # small M: tensor-core weight streaming; BLOCK_M = next power of 2 of M, at least 16, at most *_block_m
+    "small_block_m": [32, 64, 128],
+    "small_block_n": [32, 64, 128],
+    "small_block_k": [64, 128, 256],
+    "small_warps": [4, 8],
+    "small_stages": [3, 4, 5],
+    "small_down_block_m": [64, 128],
+    "small_down_block_n": [32, 64, 128],
+    "small_down_block_k": [64, 128, 256],
+    "small_down_split": [2, 4, 8],
+    "small_down_warps": [4, 8],
+    "small_down_stages": [3, 4],
+    # large M: compute bound
+    "large_gateup": ["triton", "cublas"],
+    "large_down": ["cublas", "triton"],
+    "large_block_m": [64, 128],
+    "large_block_n": [64, 128, 256],
+    "large_block_k": [32, 64],
+    "large_group_m": [8],
+    "large_warps": [4, 8],
+    "large_stages": [3, 4],
+}
+STRUCTURAL = ("fma_max_m", "small_max_m", "fma_gu_split", "large_gateup", "large_down")
+
+
+def _group(prefix: str) -> list[str]:
+    return [k for k in SPACE if k.startswith(prefix) and not k.endswith("_max_m")
+            and (("_down_" in k) == ("_down" in prefix))]
+
+
+# Parameter groups that can vary one at a time: each sets one kernel's configuration (tests vary them so).
+GROUPS = {"dispatch": ["fma_max_m", "small_max_m"], "tiny_gateup": _group("fma_"), "tiny_down": _group("fma_down_"),
+          "small_gateup": _group("small_"), "small_down": _group("small_down_"), "large": _group("large_")}
+# A point expected to do well on an H100/H200 (a probe on an H200 found tensor cores best even at M=1: BLOCK_M 16,
+# gate-up tiles 128x64 at 4 stages, down tiles 64x128 split 4); the coder proposes it first.
+SEED = {"fma_max_m": 0, "small_max_m": 128,
+        "fma_block_n": 32, "fma_block_k": 256, "fma_gu_split": 1, "fma_warps": 4, "fma_stages": 2,
+        "fma_down_block_n": 32, "fma_down_block_k": 256, "fma_down_split": 8, "fma_down_warps": 4,
+        "fma_down_stages": 2,
+        "small_block_m": 64, "small_block_n": 128, "small_block_k": 64, "small_warps": 4, "small_stages": 4,
+        "small_down_block_m": 64, "small_down_block_n": 64, "small_down_block_k": 128, "small_down_split": 4,
+        "small_down_warps": 4, "small_down_stages": 4,
+        "large_gateup": "triton", "large_down": "cublas", "large_block_m": 128, "large_block_n": 128,
+        "large_block_k": 64, "large_group_m": 8, "large_warps": 8, "large_stages": 3}
+
+_PROJ = ("gate_proj.weight", "up_proj.weight", "down_proj.weight")
+
+
+def _prefix(problem) -> str | None:
+    """The submodule path in front of gate_proj/up_proj/down_proj ('' for a bare MLP), if the shapes fit."""
+    shapes = state_shapes(problem)
+    for key in shapes:
+        if key.endswith(_PROJ[0]):
+            pre = key[: -len(_PROJ[0])]
+            g, u, d = (shapes.get(pre + p) for p in _PROJ)
+            if (u is not None and d is not None and g == u and len(g) == 2 and d == (g[1], g[0])
+                    and not any(pre + p.replace("weight", "bias") in shapes for p in _PROJ)):
+                return pre
+    return None
+
+
+def matches(problem) -> bool:
+    return _prefix(problem) is not None and "silu" in problem.source
+
+
+def dims(problem, shape: dict[str, Any]) -> dict[str, int]:
+    import torch
+
+    pre = _prefix(problem)
+    n, k = meta_model(problem, shape).state_dict()[pre + _PROJ[0]].shape
+    mod = problem.module(shape)
+    with torch.device("meta"):
+        (x,) = mod.get_inputs()
+    return {"M": x.numel() // k, "K": k, "N": n, "bytes": dtype_bytes(problem.dtype)}
+
+
+def _check_stream(what: str, p: dict[str, Any], keys: tuple[str, ...], bm: int, accs: int, n: int, k: int,
+                  d: dict[str, int], smem_cap: int, dot: bool) -> str | None:
+    """One streaming kernel's tiles: `keys` name its block_n, block_k, split, warps, stages parameters."""
+    bn, bk, split, warps, stages = (p[key] if isinstance(key, str) else key for key in keys)
+    threads = 32 * warps
+    if dot:
+        smem = stages * (bm + accs * bn) * bk * d["bytes"]
+        if smem > smem_cap:
+            return f"{what}: shared memory {smem} B for {stages} stages of its tiles > {smem_cap} B"
+        if accs * bm * bn // threads > 128:
+            return f"{what}: {accs} {bm}x{bn} accumulators need {accs * bm * bn // threads} registers a thread (> 128)"
+        if 16 * bn < 4 * threads:
+            return f"{what}: a 16x{bn} tile leaves most of {warps} warps idle"
+    else:
+        if accs * bn * bk // threads > 128:
+            return f"{what}: {accs} {bn}x{bk} weight tiles need {accs * bn * bk // threads} registers a thread (> 128)"
+        if bm * bn * bk // threads > 128:
+            return f"{what}: the {bm}x{bn}x{bk} product needs {bm * bn * bk // threads} registers a thread (> 128)"
+    if n % bn or k % (bk * split):
+        return f"{what}: blocks {bn}x{bk} (split {split}) do not divide N={n}, K={k}"
+    return None
+
+
+def prune(params: dict[str, Any], hardware, shapes: list[dict[str, int]]) -> str | None:
+    """Why the point cannot fit on `hardware` (None: Triton's interpreter, where every point runs)."""
+    if hardware is None:
+        return None
+    p = params
+    cap = hardware.smem_per_block_bytes
+    for d in shapes:
+        checks = []
+        if p["fma_max_m"]:
+            bm = p["fma_max_m"]
+            checks += [("tiny gate-up", ("fma_block_n", "fma_block_k", "fma_gu_split", "fma_warps", "fma_stages"),
+                        bm, 2, d["N"], d["K"], False),
+                       ("tiny down", ("fma_down_block_n", "fma_down_block_k", "fma_down_split", "fma_down_warps",
+                                      "fma_down_stages"), bm, 1, d["K"], d["N"], False)]
+        checks += [("small gate-up", ("small_block_n", "small_block_k", 1, "small_warps", "small_stages"),
+                    p["small_block_m"], 2, d["N"], d["K"], True),
+                   ("small down", ("small_down_block_n", "small_down_block_k", "small_down_split", "small_down_warps",
+                                   "small_down_stages"), p["small_down_block_m"], 1, d["K"], d["N"], True)]
+        for what, keys, bm, accs, n, k, dot in checks:
+            why = _check_stream(what, p, keys, bm, accs, n, k, d, cap, dot)
+            if why:
+                return why
+        why = _prune_large(p, d, cap)
+        if why:
+            return why
+    return None
+
+
+def _prune_large(p: dict[str, Any], d: dict[str, int], smem_cap: int) -> str | None:
+    bm, bn, bk, st = p["large_block_m"], p["large_block_n"], p["large_block_k"], p["large_stages"]
+    threads = 32 * p["large_warps"]
+    gemms = []  # (what, accumulators, N, K)
+    if p["large_gateup"] == "triton":
+        gemms.append(("gate-up GEMM", 2, d["N"], d["K"]))
+    if p["large_down"] == "triton":
+        gemms.append(("down GEMM", 1, d["K"], d["N"]))
+    for what, accs, n, k in gemms:
+        smem = st * (bm + accs * bn) * bk * d["bytes"]
+        if smem > smem_cap:
+            return f"large path, {what}: shared memory {smem} B at {st} stages > {smem_cap} B"
+        if accs * bm * bn // threads > 128:
+            return f"large path, {what}: accumulators need {accs * bm * bn // threads} registers a thread (> 128)"
+        if n % bn or k % bk:
+            return f"large path, {what}: blocks {bn}x{bk} do not divide N={n}, K={k}"
+    return None
+
+
+def render(params: dict[str, Any], problem) -> str:
+    p = params
+    pre = _prefix(problem)
+    kernels = [K.STREAM_GATEUP, K.STREAM_DOWN]
+    if p["large_gateup"] == "triton":
+        kernels.append(K.GATEUP_GEMM)
+    else:
+        kernels.append(K.SWIGLU)
+    if p["large_down"] == "triton":
+        kernels.append(gemm_kernel("none"))
+    dispatch = ("        if M <= FMA_MAX_M:\n            y = self._tiny(a)\n        elif M <= SMALL_MAX_M:\n"
+                if p["fma_max_m"] else "        if M <= SMALL_MAX_M:\n")
+    split = p["fma_gu_split"]
+    h_alloc = ("h = torch.empty((M, N), device=a.device, dtype=a.dtype)  # SwiGLU output" if split == 1 else
+               f"h = torch.empty(({split}, 2, M, N), device=a.device, dtype=torch.float32)  # partial sums")
+    methods = [_TINY.format(**p, h_alloc=h_alloc, h_parts=0 if split == 1 else split)] if p["fma_max_m"] else []
+    methods += [_SMALL.format(**p), _DOWN, _large(p)]
+    concat = ("        # [gate; up] as one [2N, K] matrix: one cuBLAS GEMM computes both\n"
+              "        self._wgu = torch.cat([self._wg, self._wu]).contiguous()\n"
+              if p["large_gateup"] == "cublas" else "")
+    return f'''{header(NAME, "Llama-style gated MLP: GEMV/weight-streaming paths for small M, fused GEMMs for large M.", p)}
+import torch
+import triton
+import triton.language as tl
+
+{reference_definitions(problem.source)}
+{"".join(kernels)}
+FMA_MAX_M = {p["fma_max_m"]}  # M <= this: CUDA-core GEMV (0: never)
+SMALL_MAX_M = {p["small_max_m"]}  # M <= this: tensor-core weight streaming; above: compute-bound GEMMs
+
+
+class ModelNew(Model):
+    """The reference's Model (same constructor, same state dict) with a Triton forward."""
+
+    _prepared = False
+
+    def prepare(self):
+        """The weights as the kernels read them, taken once after the state dict is loaded (untimed)."""
+        self._wg = self.{pre}gate_proj.weight.contiguous()
+        self._wu = self.{pre}up_proj.weight.contiguous()
+        self._wd = self.{pre}down_proj.weight.contiguous()
+{concat}        self._prepared = True
+
+    def forward(self, x):
+        if not self._prepared:
+            self.prepare()
+        a = x.reshape(-1, x.shape[-1]).contiguous()
+        M = a.shape[0]
+{dispatch}            y = self._small(a)
+        else:
+            y = self._large(a)
+        return y.reshape(*x.shape[:-1], y.shape[-1])
+{"".join(methods)}'''
+
+
+_TINY = '''
+    def _tiny(self, a):
+        """Tiny M: gate and up GEMV in one pass over x (split over K: {fma_gu_split}), then the down GEMV."""
+        M, K = a.shape
+        N = self._wg.shape[0]
+        bm = triton.next_power_of_2(M)
+        {h_alloc}
+        grid = (triton.cdiv(M, bm), triton.cdiv(N, {fma_block_n}), {fma_gu_split})
+        _gateup_stream[grid](a, self._wg, self._wu, h, M, N, K, BLOCK_M=bm, BLOCK_N={fma_block_n},
+                             BLOCK_K={fma_block_k}, SPLIT_K={fma_gu_split}, USE_DOT=False,
+                             EVEN_K=K % ({fma_gu_split} * {fma_block_k}) == 0,
+                             num_warps={fma_warps}, num_stages={fma_stages})
+        return self._down(h, M, {h_parts}, bm, False, {fma_down_block_n}, {fma_down_block_k}, {fma_down_split},
+                          {fma_down_warps}, {fma_down_stages})
+'''
+
+_SMALL = '''
+    def _small(self, a):
+        """Small M: tensor-core streaming of gate and up with the SwiGLU epilogue, then the split-K down."""
+        M, K = a.shape
+        N = self._wg.shape[0]
+        bm = max(16, min(triton.next_power_of_2(M), {small_block_m}))
+        h = torch.empty((M, N), device=a.device, dtype=a.dtype)
+        grid = (triton.cdiv(M, bm), triton.cdiv(N, {small_block_n}), 1)
+        _gateup_stream[grid](a, self._wg, self._wu, h, M, N, K, BLOCK_M=bm, BLOCK_N={small_block_n},
+                             BLOCK_K={small_block_k}, SPLIT_K=1, USE_DOT=True, EVEN_K=K % {small_block_k} == 0,
+                             num_warps={small_warps}, num_stages={small_stages})
+        bm = max(16, min(triton.next_power_of_2(M), {small_down_block_m}))
+        return self._down(h, M, 0, bm, True, {small_down_block_n}, {small_down_block_k}, {small_down_split},
+                          {small_down_warps}, {small_down_stages})
+'''
+
+_DOWN = '''
+    def _down(self, h, M, h_parts, bm, use_dot, block_n, block_k, split_k, num_warps, num_stages):
+        """The down projection for small M, split over its K so that every SM streams weights."""
+        N, K = self._wd.shape
+        y = torch.empty((M, N), device=h.device, dtype=self._wd.dtype)
+        out = y if split_k == 1 else torch.empty((split_k, M, N), device=h.device, dtype=torch.float32)
+        grid = (triton.cdiv(M, bm), triton.cdiv(N, block_n), split_k)
+        _down_stream[grid](h, self._wd, out, M, N, K, H_PARTS=h_parts, BLOCK_M=bm, BLOCK_N=block_n,
+                           BLOCK_K=block_k, SPLIT_K=split_k, USE_DOT=use_dot, EVEN_K=K % (split_k * block_k) == 0,
+                           num_warps=num_warps, num_stages=num_stages)
+        if split_k > 1:
+            _splitk_sum[(triton.cdiv(M * N, 1024),)](out, y, M * N, SPLIT_K=split_k, BLOCK=1024)
+        return y
+'''
+
+
+def _large(p: dict[str, Any]) -> str:
+    tiles = (f"BLOCK_M={p['large_block_m']}, BLOCK_N={p['large_block_n']}, BLOCK_K={p['large_block_k']},\n"
+             f"                 GROUP_M={p['large_group_m']}, EVEN_K=K % {p['large_block_k']} == 0, "
+             f"num_warps={p['large_warps']}, num_stages={p['large_stages']}")
+    if p["large_gateup"] == "triton":
+        gateup = (f"        h = torch.empty((M, N), device=a.device, dtype=a.dtype)\n"
+                  f"        grid = (triton.cdiv(M, {p['large_block_m']}) * triton.cdiv(N, {p['large_block_n']}),)\n"
+                  f"        _gateup_gemm[grid](a, self._wg, self._wu, h, M, N, K,\n"
+                  f"                 {tiles})\n")
+    else:
+        gateup = ("        gu = torch.mm(a, self._wgu.t())  # cuBLAS: gate and up in one GEMM\n"
+                  "        h = torch.empty((M, N), device=a.device, dtype=a.dtype)\n"
+                  "        _swiglu[(M, triton.cdiv(N, 1024))](gu, h, N, BLOCK=1024)\n")
+    if p["large_down"] == "cublas":
+        down = "        return torch.mm(h, self._wd.t())  # cuBLAS: the fastest down GEMM at large M\n"
+    else:
+        down = (f"        y = torch.empty((M, K), device=a.device, dtype=a.dtype)\n"
+                f"        grid = (triton.cdiv(M, {p['large_block_m']}) * triton.cdiv(K, {p['large_block_n']}),)\n"
+                f"        _gemm_epilogue[grid](h, self._wd, self._wd, y, M, K, N, HAS_BIAS=False,\n"
+                f"                 {tiles.replace('EVEN_K=K %', 'EVEN_K=N %')})\n"
+                f"        return y\n")
+    return ('\n    def _large(self, a):\n'
+            f'        """Large M, compute bound: gate-up by {p["large_gateup"]}, down by {p["large_down"]}."""\n'
+            '        M, K = a.shape\n        N = self._wg.shape[0]\n' + gateup + down)

@@ -1,0 +1,164 @@
+"""The Triton kernels of the gated-MLP template, as source text that goes into candidates unchanged (the
+parameters reach them as constexpr arguments, so equal configurations hit Triton's cache across candidates)."""
+
+STREAM_GATEUP = '''
+@triton.jit
+def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, M, N, K,
+                   BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+                   SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr):
+    """Small M, weight streaming: one program reads a BLOCK_N x BLOCK_K tile of W_gate and of W_up per step
+    (nn.Linear's [out, in] layout: K is contiguous) for all BLOCK_M tokens at once, so weights are read once.
+    USE_DOT: tensor cores (BLOCK_M >= 16); else a CUDA-core multiply and sum over K (a GEMV).
+    SPLIT_K == 1: stores h = silu(x Wg^T) * (x Wu^T), the SwiGLU epilogue, in x's dtype.
+    SPLIT_K > 1: stores float32 partial sums [SPLIT_K, 2, M, N]; the down kernel finishes them as it loads."""
+    pid_m = tl.program_id(0)  # fastest axis: programs sharing a weight tile run side by side (L2 hits)
+    pid_n = tl.program_id(1)
+    pid_k = tl.program_id(2)
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    mask_m = offs_m < M
+    mask_n = offs_n < N
+    k_span = tl.cdiv(K, SPLIT_K * BLOCK_K) * BLOCK_K
+    k_lo = pid_k * k_span
+    acc_g = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    acc_u = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for k0 in range(k_lo, k_lo + k_span, BLOCK_K):
+        offs_k = k0 + tl.arange(0, BLOCK_K)
+        if EVEN_K:
+            mask_x = mask_m[:, None]
+            mask_w = mask_n[:, None]
+        else:
+            mask_x = mask_m[:, None] & (offs_k[None, :] < K)
+            mask_w = mask_n[:, None] & (offs_k[None, :] < K)
+        x = tl.load(x_ptr + offs_m[:, None] * K + offs_k[None, :], mask=mask_x, other=0.0)
+        wg = tl.load(wg_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
+        wu = tl.load(wu_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
+        if USE_DOT:
+            acc_g += tl.dot(x, tl.trans(wg))
+            acc_u += tl.dot(x, tl.trans(wu))
+        else:
+            xf = x.to(tl.float32)[:, None, :]
+            acc_g += tl.sum(xf * wg.to(tl.float32)[None, :, :], axis=2)
+            acc_u += tl.sum(xf * wu.to(tl.float32)[None, :, :], axis=2)
+    mask = mask_m[:, None] & mask_n[None, :]
+    if SPLIT_K == 1:
+        h = acc_g / (1.0 + tl.exp(-acc_g)) * acc_u
+        tl.store(out_ptr + offs_m[:, None] * N + offs_n[None, :], h.to(out_ptr.dtype.element_ty), mask=mask)
+    else:
+        part = out_ptr + (pid_k * 2 * M + offs_m[:, None]) * N + offs_n[None, :]
+        tl.store(part, acc_g, mask=mask)
+        tl.store(part + M * N, acc_u, mask=mask)
+'''
+
+STREAM_DOWN = '''
+@triton.jit
+def _down_stream(h_ptr, w_ptr, out_ptr, M, N, K, H_PARTS: tl.constexpr,
+                 BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+                 SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr):
+    """Small M, the down projection y = h W_down^T, split over K (K = 14336 for Llama-3-8B) so that every SM
+    streams weights. H_PARTS == 0: h is the SwiGLU output [M, K]. H_PARTS > 0: h is the gate-up kernel's float32
+    partial sums [H_PARTS, 2, M, K], summed and put through SwiGLU here as they are loaded.
+    SPLIT_K == 1: stores y in its dtype; else float32 partials [SPLIT_K, M, N] that _splitk_sum adds up."""
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    pid_k = tl.program_id(2)
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    mask_m = offs_m < M
+    mask_n = offs_n < N
+    k_span = tl.cdiv(K, SPLIT_K * BLOCK_K) * BLOCK_K
+    k_lo = pid_k * k_span
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for k0 in range(k_lo, k_lo + k_span, BLOCK_K):
+        offs_k = k0 + tl.arange(0, BLOCK_K)
+        if EVEN_K:
+            mask_h = mask_m[:, None]
+            mask_w = mask_n[:, None]
+        else:
+            mask_h = mask_m[:, None] & (offs_k[None, :] < K)
+            mask_w = mask_n[:, None] & (offs_k[None, :] < K)
+        if H_PARTS == 0:
+            h = tl.load(h_ptr + offs_m[:, None] * K + offs_k[None, :], mask=mask_h, other=0.0)
+        else:
+            g = tl.zeros((BLOCK_M, BLOCK_K), dtype=tl.float32)
+            u = tl.zeros((BLOCK_M, BLOCK_K), dtype=tl.float32)
+            for p in tl.static_range(H_PARTS):
+                part = h_ptr + (p * 2 * M + offs_m[:, None]) * K + offs_k[None, :]
+                g += tl.load(part, mask=mask_h, other=0.0)
+                u += tl.load(part + M * K, mask=mask_h, other=0.0)
+            h = (g / (1.0 + tl.exp(-g)) * u).to(w_ptr.dtype.element_ty)
+        w = tl.load(w_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
+        if USE_DOT:
+            acc += tl.dot(h, tl.trans(w))
+        else:
+            acc += tl.sum(h.to(tl.float32)[:, None, :] * w.to(tl.float32)[None, :, :], axis=2)
+    mask = mask_m[:, None] & mask_n[None, :]
+    if SPLIT_K == 1:
+        tl.store(out_ptr + offs_m[:, None] * N + offs_n[None, :], acc.to(out_ptr.dtype.element_ty), mask=mask)
+    else:
+        tl.store(out_ptr + (pid_k * M + offs_m[:, None]) * N + offs_n[None, :], acc, mask=mask)
+
+
+@triton.jit
+def _splitk_sum(ws_ptr, y_ptr, MN, SPLIT_K: tl.constexpr, BLOCK: tl.constexpr):
+    """y = the sum of the SPLIT_K float32 partials, cast to y's dtype."""
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < MN
+    acc = tl.zeros((BLOCK,), dtype=tl.float32)
+    for s in tl.static_range(SPLIT_K):
+        acc += tl.load(ws_ptr + s * MN + offs, mask=mask, other=0.0)
+    tl.store(y_ptr + offs, acc.to(y_ptr.dtype.element_ty), mask=mask)
+'''
+
+GATEUP_GEMM = '''
+@triton.jit
+def _gateup_gemm(x_ptr, wg_ptr, wu_ptr, h_ptr, M, N, K,
+                 BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+                 GROUP_M: tl.constexpr, EVEN_K: tl.constexpr):
+    """Large M, compute bound: h = silu(x Wg^T) * (x Wu^T) as one tensor-core GEMM whose N tile holds the
+    gate and the up rows of the same outputs (two accumulators), with SwiGLU in the epilogue, so the
+    [M, 2N] intermediate never goes to memory. Grouped raster: GROUP_M row tiles share weight tiles in L2."""
+    pid = tl.program_id(0)
+    num_m = tl.cdiv(M, BLOCK_M)
+    num_n = tl.cdiv(N, BLOCK_N)
+    in_group = GROUP_M * num_n
+    first_m = (pid // in_group) * GROUP_M
+    size_m = tl.minimum(num_m - first_m, GROUP_M)
+    pid_m = first_m + (pid % in_group) % size_m
+    pid_n = (pid % in_group) // size_m
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    rows = offs_m % M  # wrapped, not masked: the loads stay unpredicated; the store is masked
+    cols = offs_n % N
+    acc_g = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    acc_u = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        offs_k = k0 + tl.arange(0, BLOCK_K)
+        a_ptrs = x_ptr + rows[:, None] * K + offs_k[None, :]
+        w_off = cols[None, :] * K + offs_k[:, None]
+        if EVEN_K:
+            a = tl.load(a_ptrs)
+            bg = tl.load(wg_ptr + w_off)
+            bu = tl.load(wu_ptr + w_off)
+        else:
+            a = tl.load(a_ptrs, mask=offs_k[None, :] < K, other=0.0)
+            bg = tl.load(wg_ptr + w_off, mask=offs_k[:, None] < K, other=0.0)
+            bu = tl.load(wu_ptr + w_off, mask=offs_k[:, None] < K, other=0.0)
+        acc_g += tl.dot(a, bg)
+        acc_u += tl.dot(a, bu)
+    h = acc_g / (1.0 + tl.exp(-acc_g)) * acc_u
+    mask = (offs_m[:, None] < M) & (offs_n[None, :] < N)
+    tl.store(h_ptr + offs_m[:, None] * N + offs_n[None, :], h.to(h_ptr.dtype.element_ty), mask=mask)
+'''
+
+SWIGLU = '''
+@triton.jit
+def _swiglu(gu_ptr, h_ptr, N, BLOCK: tl.constexpr):
+    """h[m] = silu(gu[m, :N]) * gu[m, N:], one row and BLOCK columns per program."""
+    row = tl.program_id(0)
+    offs = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < N
+    g = tl.load(gu_ptr + row * 2 * N + offs, mask=mask, other=0.0).to(tl.float32)
+    u = tl.load(gu_ptr + row * 2 * N + N + offs, mask=mask, other=0.0).to(tl.float32)
+    tl.store(h_ptr + row * N + offs, (g / (1.0 + tl.exp(-g)) * u).to(h_ptr.dtype.element_ty), mask=mask)
+'''

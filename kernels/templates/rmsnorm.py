@@ -1,0 +1,93 @@
+"""Template: RMSNorm (Llama's: x * rsqrt(mean(x^2) + eps), rounded to x's dtype, times the weight) as one pass
+over each row: the row is read once into registers, reduced, scaled and written. Memory bound: its floor is
+the bytes of x read plus y written over the bandwidth.
+
+Matches a reference whose only state is a 1-D `weight`, whose source uses rsqrt and mean, and that keeps its
+epsilon in a float attribute (variance_epsilon, eps or epsilon)."""
+from __future__ import annotations
+
+from typing import Any
+
+from ._base import dtype_bytes, float_attribute, header, next_pow2, reference_definitions, state_shapes
+
+NAME = "rmsnorm"
+PATTERN = "row-reduction"
+DEVICES = ("cuda", "cpu")
+SPACE: dict[str, list] = {
+    "rows_per_program": [1, 2, 4],
+    "num_warps": [1, 2, 4, 8, 16],
+}
+STRUCTURAL: tuple[str, ...] = ()
+GROUPS = {"row": list(SPACE)}
+SEED = {"rows_per_program": 1, "num_warps": 4}
+_EPS_NAMES = ("variance_epsilon", "eps", "epsilon")
+
+KERNEL = '''
+@triton.jit
+def _rmsnorm(x_ptr, w_ptr, y_ptr, M, N, eps, BLOCK_N: tl.constexpr, ROWS: tl.constexpr):
+    """ROWS rows per program, each read once: sum of squares in float32, x * rstd rounded to x's dtype (as the
+    reference does), times the weight."""
+    cols = tl.arange(0, BLOCK_N)
+    cmask = cols < N
+    w = tl.load(w_ptr + cols, mask=cmask, other=0.0).to(tl.float32)
+    for r in tl.static_range(ROWS):
+        row = tl.program_id(0) * ROWS + r
+        mask = cmask & ((cols * 0 + row) < M)
+        x = tl.load(x_ptr + row * N + cols, mask=mask, other=0.0).to(tl.float32)
+        rstd = 1.0 / tl.sqrt(tl.sum(x * x, axis=0) / N + eps)
+        h = (x * rstd).to(x_ptr.dtype.element_ty).to(tl.float32)
+        tl.store(y_ptr + row * N + cols, (h * w).to(y_ptr.dtype.element_ty), mask=mask)
+'''
+
+
+def matches(problem) -> bool:
+    shapes = state_shapes(problem)
+    return (set(shapes) == {"weight"} and len(shapes["weight"]) == 1 and "rsqrt" in problem.source
+            and ".mean(" in problem.source and float_attribute(problem, _EPS_NAMES) is not None)
+
+
+def dims(problem, shape: dict[str, Any]) -> dict[str, int]:
+    import torch
+
+    mod = problem.module(shape)
+    with torch.device("meta"):
+        (x,) = mod.get_inputs()
+    return {"M": x.numel() // x.shape[-1], "N": x.shape[-1], "bytes": dtype_bytes(problem.dtype)}
+
+
+def prune(params: dict[str, Any], hardware, shapes: list[dict[str, int]]) -> str | None:
+    """Why the point cannot fit on `hardware` (None: Triton's interpreter, where every point runs)."""
+    if hardware is None:
+        return None
+    threads = 32 * params["num_warps"]
+    for d in shapes:
+        block = next_pow2(d["N"])
+        if block // threads > 128:
+            return f"a row of {d['N']} needs {block // threads} registers a thread at {params['num_warps']} warps"
+        if threads > block:
+            return f"{threads} threads for a row of {d['N']}: most would idle"
+    return None
+
+
+def render(params: dict[str, Any], problem) -> str:
+    eps = float_attribute(problem, _EPS_NAMES)
+    rows = params["rows_per_program"]
+    return f'''{header(NAME, "RMSNorm in one pass over each row.", params)}
+import torch
+import triton
+import triton.language as tl
+
+{reference_definitions(problem.source)}
+{KERNEL}
+
+class ModelNew(Model):
+    """The reference's Model (same constructor, same state dict) with a Triton forward."""
+
+    def forward(self, x):
+        a = x.reshape(-1, x.shape[-1]).contiguous()
+        M, N = a.shape
+        y = torch.empty((M, N), device=a.device, dtype=torch.promote_types(self.weight.dtype, a.dtype))
+        _rmsnorm[(triton.cdiv(M, {rows}),)](a, self.weight, y, M, N, self.{eps}, BLOCK_N=triton.next_power_of_2(N),
+                                            ROWS={rows}, num_warps={params["num_warps"]})
+        return y.reshape(x.shape)
+'''

@@ -1,0 +1,329 @@
+"""The evaluator: the judge of DESIGN.md's evaluation protocol.
+
+    ev = Evaluator(problem, device="cuda", config=EvalConfig(), hardware=profile, costs=shape_costs)
+    pending = ev.start(source)        # static guard, then a worker imports and compiles it in the background
+    evaluation = ev.finish(pending)   # correctness + timing under the GPU lock
+    ev.close()                        # ends the reference process
+
+The judge (this process) draws the seeds, asks the reference process for float32 reference outputs, asks the
+worker for the candidate's outputs and timings, and compares them itself; the worker never sees a reference output.
+"""
+from __future__ import annotations
+
+import math
+import os
+import secrets
+import shutil
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+from agentopt.config import EvalConfig
+from agentopt.problems import shape_label
+
+from . import checks, procs, reference, timing, wire, worker
+from .records import (CheckResult, CompileResult, Evaluation, KernelInfo, ShapeCost, ShapeResult,  # noqa: F401
+                      TimingResult)
+
+
+class ReferenceFailed(RuntimeError):
+    """The problem's own reference could not be built or run: no candidate can be judged against it."""
+
+
+class Verdict(Exception):
+    """A verdict reached part-way (inside finish); carries the status and reason."""
+
+    def __init__(self, status: str, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+@dataclass
+class Pending:
+    source: str
+    started: float
+    guard: list[str] = field(default_factory=list)
+    early: Evaluation | None = None
+    proc: object = None
+    conn: object = None
+    log_path: str = ""
+    compile_deadline: float = 0.0
+
+
+class _ReferenceProcess:
+    def __init__(self, problem, device: str, dtype: str, weight_seed: int, folder: str):
+        self.proc, self.conn = procs.start(reference.main, problem, device, dtype, weight_seed, folder)
+
+    def ask(self, message: dict) -> None:
+        wire.send(self.conn, message)
+
+    def answer(self) -> dict:
+        kind, msg = procs.receive(self.proc, self.conn, time.monotonic() + 3600)
+        if kind != "msg":
+            raise ReferenceFailed(f"the reference process {procs.describe_exit(self.proc.exitcode)}")
+        if not msg.get("ok"):
+            raise ReferenceFailed(f"the reference failed: {msg.get('error')}")
+        return msg
+
+    def close(self) -> None:
+        procs.stop(self.proc, self.conn, 2.0)
+
+
+class Evaluator:
+    def __init__(self, problem, device: str = "cuda", config: EvalConfig | None = None, hardware=None,
+                 costs: list[ShapeCost] | None = None):
+        if device not in ("cuda", "cpu"):
+            raise ValueError(f"device must be 'cuda' or 'cpu', not {device!r}")
+        self.problem, self.device = problem, device
+        self.config = config or EvalConfig()
+        self.hardware, self.costs = hardware, costs
+        self.shapes = problem.shapes_for(device)
+        self.dtype = problem.dtype_for(device)
+        self.tol = problem.tolerance(device)
+        n = max(1, self.config.seeds_per_shape)
+        self.seeds = [[secrets.randbits(62) for _ in range(n)] for _ in self.shapes]  # drawn here, never shown
+        self.timing_seeds = [secrets.randbits(62) for _ in self.shapes]
+        k = max(1, self.config.checked_timed_calls)
+        self.checked_seeds = [[secrets.randbits(62) for _ in range(k)] for _ in self.shapes]
+        self._folder = procs.scratch_dir()
+        self._ref: _ReferenceProcess | None = None
+        self._prepared: dict | None = None
+        self._outputs: dict[tuple, object] = {}  # (shape, seed, heavy) -> float32 reference output
+        self._asked: list[tuple] = []  # keys asked of the reference process, answers not read yet (in order)
+        self._live: dict[int, Pending] = {}  # started, not finished: stopped by close()
+        self._count = 0
+
+    # ----- public interface -----
+    def evaluate(self, source: str) -> Evaluation:
+        return self.finish(self.start(source))
+
+    def start(self, source: str) -> Pending:
+        pending = Pending(source=source, started=time.monotonic())
+        pending.guard = _static_guard(source) if self.config.static_guard else []
+        if pending.guard:
+            pending.early = Evaluation(status="rejected", reason="; ".join(pending.guard), guard=pending.guard,
+                                       device=self.device)
+            return pending
+        prepared = self._prepare()
+        self._count += 1
+        pending.log_path = os.path.join(self._folder, f"worker-{self._count}.log")
+        spec = {"problem": self.problem, "device": self.device, "dtype": self.dtype, "source": source,
+                "weights": prepared["weights"], "pending_work_ms": self.config.pending_work_ms,
+                "timing": self.config.model_dump()}
+        pending.proc, pending.conn = procs.start(worker.main, spec, pending.log_path)
+        pending.compile_deadline = time.monotonic() + self.config.compile_timeout_s
+        self._live[id(pending)] = pending
+        return pending
+
+    def finish(self, pending: Pending) -> Evaluation:
+        if pending.early is not None:
+            pending.early.seconds = time.monotonic() - pending.started
+            return pending.early
+        results: list[ShapeResult] = []
+        compile_result = CompileResult(ok=False)
+        phase = "compile (import and the first call on each shape)"
+        try:
+            with procs.gpu_lock() if self.device == "cuda" else nullcontext():
+                msg = self._receive(pending, pending.compile_deadline, phase, compile_limit=True)
+                compile_result = CompileResult(ok=True, seconds=float(msg.get("seconds", 0.0)),
+                                               kernels=[KernelInfo(**k) for k in msg.get("kernels", [])])
+                deadline = time.monotonic() + self.config.run_timeout_s
+                self._check_all(pending, deadline, results)
+                self._time_all(pending, deadline, results)
+            evaluation = Evaluation(status="ok", shapes=results, score=_geomean([r.speedup for r in results]))
+            self._floors(evaluation)
+        except Verdict as v:
+            evaluation = Evaluation(status=v.status, reason=v.reason, shapes=results)
+            compile_result.error = None if compile_result.ok else v.reason
+        finally:
+            procs.stop(pending.proc, pending.conn, self.config.kill_grace_s)
+            self._live.pop(id(pending), None)
+        compile_result.log = _read_log(pending.log_path)
+        compile_result.kernels += [KernelInfo(**k) for k in _ptxas(compile_result.log)]
+        evaluation.compile = compile_result
+        evaluation.device = self.device
+        evaluation.gpu = self.hardware.name if self.hardware is not None and self.device == "cuda" else None
+        evaluation.seconds = time.monotonic() - pending.started
+        return evaluation
+
+    def close(self) -> None:
+        for pending in list(self._live.values()):
+            procs.stop(pending.proc, pending.conn, self.config.kill_grace_s)
+        self._live.clear()
+        if self._ref is not None:
+            self._ref.close()
+            self._ref = None
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ----- the reference -----
+    def _prepare(self) -> dict:
+        if self._prepared is None:
+            self._ref = _ReferenceProcess(self.problem, self.device, self.dtype, self.config.weight_seed,
+                                          self._folder)
+            self._ref.ask({"cmd": "prepare"})
+            self._prepared = self._ref.answer()
+        return self._prepared
+
+    def _reference_async(self, i: int, seed: int, heavy: bool):
+        """Ask for a reference output now (computed while the worker runs); call the result to get it."""
+        key = (i, seed, heavy)
+        if key not in self._outputs and key not in self._asked:
+            self._ref.ask({"cmd": "ref", "shape": i, "seed": seed, "heavy": heavy})
+            self._asked.append(key)
+
+        def get():
+            while key not in self._outputs:  # answers come in the order asked; earlier ones go to the cache
+                self._outputs[self._asked.pop(0)] = self._ref.answer()["tensors"][0]
+            return self._outputs[key]
+
+        return get
+
+    # ----- talking to the worker -----
+    def _receive(self, pending: Pending, deadline: float, phase: str, compile_limit: bool = False) -> dict:
+        kind, msg = procs.receive(pending.proc, pending.conn, deadline)
+        if kind == "timeout":
+            limit = self.config.compile_timeout_s if compile_limit else self.config.run_timeout_s
+            which = "compile" if compile_limit else "run"
+            raise Verdict("timeout", f"{which} time limit of {limit:g} s exceeded during {phase}")
+        if kind == "malformed":
+            raise Verdict("rejected", f"the worker sent bytes that are not a harness message during {phase}")
+        if kind == "died":
+            tail = _log_tail(pending.log_path)
+            raise Verdict("crashed", f"the worker {procs.describe_exit(pending.proc.exitcode)} during {phase}"
+                          + (f"; its last output: {tail}" if tail else ""))
+        status = msg.get("kind")
+        if status in ("compile_error", "incorrect", "rejected", "crashed"):
+            raise Verdict(status, str(msg.get("error")))
+        return msg
+
+    def _ask(self, pending: Pending, message: dict, deadline: float, phase: str) -> dict:
+        try:
+            wire.send(pending.conn, message)
+        except (BrokenPipeError, OSError):
+            pass  # it died: _receive says how
+        return self._receive(pending, deadline, phase)
+
+    # ----- the protocol -----
+    def _check_all(self, pending: Pending, deadline: float, results: list[ShapeResult]) -> None:
+        """Fills `results` as it goes, so that a verdict part-way keeps the shapes already judged."""
+        for i, shape in enumerate(self.shapes):
+            label, dtype = shape_label(shape), self._prepared["out_dtypes"][i]
+            worst_rel, worst_max = 0.0, 0.0
+            seeds = self.seeds[i]
+            for k, seed in enumerate(seeds):
+                heavy = k == len(seeds) - 1 and len(seeds) > 1
+                where = f"seed {k + 1} of {len(seeds)}{', heavy-tailed' if heavy else ''}"
+                ref = self._reference_async(i, seed, heavy)
+                msg = self._ask(pending, {"cmd": "check", "shape": i, "seed": seed, "heavy": heavy,
+                                          "runs": 2 if k == 0 else 1}, deadline, f"check of shape {label} ({where})")
+                outs = msg["tensors"]
+                for out in outs:
+                    cmp = checks.compare(out, ref(), dtype, self.tol)
+                    if cmp.error:
+                        results.append(ShapeResult(shape=shape, correct=False, rel_err=cmp.rel_err,
+                                                   max_err=cmp.max_err, error=f"{cmp.error} ({where})"))
+                        raise Verdict("incorrect", f"shape {label}: {cmp.error} ({where})")
+                    worst_rel, worst_max = max(worst_rel, cmp.rel_err), max(worst_max, cmp.max_err)
+                if len(outs) == 2 and (race := checks.compare_runs(outs[0], outs[1], self.tol)).error:
+                    results.append(ShapeResult(shape=shape, correct=False, error=race.error))
+                    raise Verdict("incorrect", f"shape {label}: {race.error}")
+            results.append(ShapeResult(shape=shape, correct=True, rel_err=worst_rel, max_err=worst_max))
+
+    def _time_all(self, pending: Pending, deadline: float, results: list[ShapeResult]) -> None:
+        for i, (shape, result) in enumerate(zip(self.shapes, results)):
+            label, dtype = shape_label(shape), self._prepared["out_dtypes"][i]
+            seeds = self.checked_seeds[i]
+            refs = [self._reference_async(i, seed, False)() for seed in seeds]  # before timing: the GPU stays quiet
+            checked_at = [secrets.randbelow(10**6) / 10**6 for _ in seeds]  # fresh per candidate: unpredictable
+            msg = self._ask(pending, {"cmd": "time", "shape": i, "seed": self.timing_seeds[i], "checked_seeds": seeds,
+                                      "checked_at": checked_at}, deadline, f"timing of shape {label}")
+            bound = 2 * self.tol  # candidate vs eager baseline: both within tol of the float32 reference
+            agree = [float(d) for d in msg.get("agree", [])]
+            bad = next((n for n, d in enumerate(agree) if not d <= bound), None)
+            if bad is not None:
+                result.correct, result.error = False, f"timed call {bad + 1}: differs from the baseline"
+                raise Verdict("incorrect", f"shape {label}: the output of timed call {bad + 1} of {len(agree)} "
+                              f"differs from the baseline's on the same inputs: rel diff {agree[bad]:.3g} > "
+                              f"{bound:.3g} (right when checked, different when timed)")
+            for j, out in zip(msg.get("kept_sets", []), msg["tensors"]):
+                cmp = checks.compare(out, refs[int(j)], dtype, self.tol)
+                if cmp.error:
+                    result.correct, result.error = False, f"timed call: {cmp.error}"
+                    raise Verdict("incorrect", f"shape {label}: the output of a timed call is wrong: {cmp.error} "
+                                  "(right when checked, different when timed)")
+            t = _timing_result(shape, msg)
+            result.time_ms, result.p20_ms, result.p80_ms, result.baseline_ms = (t.time_ms, t.p20_ms, t.p80_ms,
+                                                                                t.baseline_ms)
+            result.speedup = t.baseline_ms / t.time_ms if t.time_ms > 0 else math.inf
+            busy = max(t.time_ms, float(msg.get("host_ms") or 0.0))  # GPU time, or host time if launch-bound
+            if t.wall_ms is not None and t.wall_ms > busy * self.config.wallclock_slack + 0.05:
+                result.error = (f"wall-clock {t.wall_ms:.4g} ms per call vs {t.time_ms:.4g} ms by CUDA events "
+                                f"and {float(msg.get('host_ms') or 0):.4g} ms on the host")
+                raise Verdict("rejected", f"shape {label}: {result.error}: work is hidden on another stream or "
+                              "thread; do all work on the caller's stream before forward returns")
+
+    def _floors(self, evaluation: Evaluation) -> None:
+        if not self.costs or self.hardware is None or self.device != "cuda":
+            return
+        bandwidth, rate = self.hardware.bandwidth_gbps, self.hardware.matmul_rate(self.dtype)
+        for r in evaluation.shapes:
+            cost = next((c for c in self.costs if c.shape == r.shape), None)
+            if cost is None or not r.time_ms:
+                continue
+            seconds = r.time_ms * 1e-3
+            r.floor_ms = max(cost.bytes / (bandwidth * 1e9), cost.flops / (rate * 1e12)) * 1e3
+            r.fraction_of_floor = r.floor_ms / r.time_ms
+            r.achieved_gbps, r.achieved_tflops = cost.bytes / seconds / 1e9, cost.flops / seconds / 1e12
+            r.bandwidth_fraction, r.compute_fraction = r.achieved_gbps / bandwidth, r.achieved_tflops / rate
+            if r.time_ms < r.floor_ms / self.config.roofline_slack:
+                evaluation.flags.append(f"shape {shape_label(r.shape)}: {r.time_ms:.4g} ms is faster than the "
+                                        f"roofline floor {r.floor_ms:.4g} ms / {self.config.roofline_slack:g}: "
+                                        "suspicious, check the measurement")
+
+
+def _timing_result(shape: dict, msg: dict) -> TimingResult:
+    med, p20, p80 = timing.summarize(msg["cand_ms"])
+    bmed, b20, b80 = timing.summarize(msg["base_ms"])
+    return TimingResult(shape=shape, time_ms=med, p20_ms=p20, p80_ms=p80, baseline_ms=bmed, baseline_p20_ms=b20,
+                        baseline_p80_ms=b80, wall_ms=msg.get("wall_ms"), reps=int(msg.get("reps", 0)))
+
+
+def _geomean(values: list[float | None]) -> float:
+    vals = [v for v in values if v]
+    return math.exp(sum(math.log(v) for v in vals) / len(vals)) if vals and len(vals) == len(values) else 0.0
+
+
+def _static_guard(source: str) -> list[str]:
+    try:
+        from . import guard
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__package__}.guard":
+            raise
+        return []
+    return list(guard.check_source(source))
+
+
+def _read_log(path: str, limit: int = 200_000) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return ""
+    return text if len(text) <= limit else "[... earlier output cut ...]\n" + text[-limit:]
+
+
+def _log_tail(path: str, lines: int = 3) -> str:
+    tail = [ln.strip() for ln in _read_log(path, 20_000).splitlines() if ln.strip()]
+    return " | ".join(tail[-lines:])[:500]
+
+
+def _ptxas(log: str) -> list[dict]:
+    from .compiler_info import from_ptxas_log
+
+    return from_ptxas_log(log)

@@ -1,0 +1,271 @@
+"""The static guard: a policy over a candidate's syntax tree naming what a candidate may not do.
+
+`check_source(source)` returns findings, each a sentence a person or a model can act on
+("line 12: imports `threading`: candidates may not start threads or processes"). An empty list means the
+guard has nothing against the source. A source that does not parse gives [] (the evaluator reports the
+syntax error itself). The guard is a first line: the evaluator's runtime checks catch what a static reading
+cannot (tampering done by other means, work left running, wrong answers).
+"""
+from __future__ import annotations
+
+import ast
+
+# Modules a candidate may import: the kernel languages and a few pure helpers. A name is allowed when it is
+# one of these or lies under one of ALLOWED_PACKAGES.
+ALLOWED_MODULES = frozenset({
+    "__future__", "torch", "torch.nn", "torch.nn.functional", "torch.cuda", "triton", "triton.language",
+    "triton.runtime", "cupy", "math", "functools", "itertools", "operator", "typing", "dataclasses",
+})
+ALLOWED_PACKAGES = ("torch.nn.", "triton.language.", "cupy.")
+
+_THREADS = "candidates may not start threads or processes"
+_FILES = "candidates may not touch files, the environment or other processes"
+_NETWORK = "candidates may not use the network"
+_INTERNALS = "candidates may not read the caller's frames or the interpreter's internals"
+_CLOCKS = "candidates may not read or replace clocks: the evaluator does the timing"
+
+# Modules with a reason of their own; any other module off the allow-list gets a generic finding.
+FORBIDDEN_MODULES: dict[str, str] = {
+    **dict.fromkeys(("threading", "_thread", "multiprocessing", "concurrent", "subprocess", "asyncio", "sched"),
+                    _THREADS),
+    "signal": "candidates may not send or handle signals",
+    **dict.fromkeys(("os", "io", "pathlib", "shutil", "tempfile", "glob", "fileinput", "mmap", "pickle",
+                     "shelve", "sqlite3"), _FILES),
+    **dict.fromkeys(("socket", "ssl", "urllib", "http", "requests", "ftplib", "smtplib", "xmlrpc"), _NETWORK),
+    **dict.fromkeys(("sys", "inspect", "gc", "ctypes", "builtins", "importlib", "faulthandler", "traceback",
+                     "types", "code", "codeop", "runpy", "atexit", "weakref"), _INTERNALS),
+    **dict.fromkeys(("time", "timeit", "datetime"), _CLOCKS),
+    "agentopt": "candidates may not reach into the harness",
+    "cpp_extension": "it compiles through files and subprocesses; write CUDA C with cupy.RawKernel/RawModule",
+}
+
+# Parts of torch that intercept every operator or module call in the process, the harness's own included
+# (modes entered at import, global module hooks, operator libraries): a candidate could answer lazily or slow
+# the baseline through them.
+_INTERCEPT = "candidates may not intercept torch's operators or modules process-wide"
+INTERCEPT_PARTS = frozenset({"overrides", "_python_dispatch", "library", "_C", "TorchFunctionMode",
+                             "TorchDispatchMode", "__torch_function__", "__torch_dispatch__"})
+INTERCEPT_PREFIXES = ("register_module_", "_global_")
+
+# Attributes that lead to frames, globals or the interpreter, wherever they appear (also inside strings).
+INTERNAL_ATTRS = frozenset({
+    "_getframe", "f_back", "f_globals", "f_locals", "f_builtins", "gi_frame", "cr_frame", "tb_frame",
+    "__globals__", "__builtins__", "__subclasses__", "__code__", "__closure__", "__import__", "__loader__",
+    "__spec__", "__dict__", "__class__", "__bases__", "__mro__", "__reduce__", "__reduce_ex__", "__getattribute__",
+    "__setattr__", "__delattr__", "__init_subclass__",
+})
+# The same names looked for inside string constants (getattr tricks); __class__/__dict__ are too common there.
+INTERNAL_STRINGS = INTERNAL_ATTRS - {"__dict__", "__class__"}
+
+# Builtins a candidate may not call or even name.
+FORBIDDEN_BUILTINS: dict[str, str] = {
+    "open": "candidates may not read or write files",
+    "exec": "candidates may not run code built at run time",
+    "eval": "candidates may not run code built at run time",
+    "compile": "candidates may not run code built at run time",
+    "__import__": "candidates may only import modules with import statements",
+    "globals": "candidates may not read or change module namespaces",
+    "vars": "candidates may not read or change module namespaces",
+    "breakpoint": "candidates may not start a debugger",
+}
+
+# Functions of allowed modules that reach files or change settings the baseline, timed in the same process, shares.
+FORBIDDEN_CALLS: dict[str, str] = {
+    **dict.fromkeys(("torch.load", "torch.save", "torch.from_file", "torch.hub", "torch.ops.load_library",
+                     "cupy.load", "cupy.save", "cupy.fromfile"), "candidates may not read or write files"),
+    **dict.fromkeys(("torch.set_num_threads", "torch.set_num_interop_threads", "torch.set_default_dtype",
+                     "torch.set_default_device", "torch.set_float32_matmul_precision", "torch.set_flush_denormal",
+                     "torch.use_deterministic_algorithms", "torch.cuda.set_sync_debug_mode"),
+                    "candidates may not change torch's global settings, which the baseline shares"),
+}
+
+STREAM_MAKERS = frozenset({"Stream", "stream", "ExternalStream", "set_stream"})
+STREAM_SYNCS = frozenset({"wait_stream", "synchronize", "wait_event"})
+
+
+def check_source(source: str) -> list[str]:
+    """The guard's findings on a candidate's source, one sentence each, in line order; [] when it is clean."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    return _Guard(tree).findings()
+
+
+def part_finding(part: str) -> str | None:
+    """Why a module or attribute of this name is off limits wherever it is reached from, or None."""
+    if part in FORBIDDEN_MODULES:
+        return FORBIDDEN_MODULES[part]
+    if part in INTERCEPT_PARTS or part.startswith(INTERCEPT_PREFIXES):
+        return _INTERCEPT
+    return None
+
+
+def module_finding(module: str) -> str | None:
+    """Why importing `module` is not allowed, or None when it is."""
+    if module in ALLOWED_MODULES or module.startswith(ALLOWED_PACKAGES):
+        return None
+    for part in module.split("."):
+        if part_finding(part):
+            return part_finding(part)
+    allowed = ", ".join(sorted(m for m in ALLOWED_MODULES if m != "__future__"))
+    return f"it is not on the list of modules a candidate may use ({allowed})"
+
+
+class _Guard:
+    def __init__(self, tree: ast.Module):
+        self.tree = tree
+        self.out: list[tuple[int, str]] = []
+        self.imported: dict[str, str] = {}  # local name -> the dotted module path or object it is bound to
+        self.docstrings = {id(node.value) for node in ast.walk(tree)
+                           if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)}
+
+    def findings(self) -> list[str]:
+        for node in ast.walk(self.tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                self._import(node)
+        self._aliases()
+        streams: list[tuple[int, str]] = []
+        synced = False
+        for node in ast.walk(self.tree):
+            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+                self._assignment(node)
+            elif isinstance(node, ast.Call):
+                self._call(node)
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else None
+                if name in STREAM_MAKERS:
+                    streams.append((node.lineno, self._dotted(node.func) or name))
+                synced = synced or name in STREAM_SYNCS
+            elif isinstance(node, ast.Attribute):
+                self._attribute(node)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in INTERCEPT_PARTS:
+                self._add(node.lineno, f"defines `{node.name}`: {_INTERCEPT}")
+            elif isinstance(node, ast.Name):
+                self._name(node)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in self.docstrings:
+                self._string(node)
+        if not synced:
+            for line, what in streams:
+                self._add(line, f"uses a CUDA stream (`{what}`) but never synchronises it (`wait_stream` or "
+                                "`synchronize`): work left on a side stream escapes the timing")
+        seen: set[tuple[int, str]] = set()
+        return [f"line {line}: {text}" for line, text in sorted(self.out)
+                if not ((line, text) in seen or seen.add((line, text)))]
+
+    def _add(self, line: int, text: str) -> None:
+        self.out.append((line, text))
+
+    # Imports: the allow-list, and which local names stand for modules (or objects taken from them).
+    def _import(self, node: ast.Import | ast.ImportFrom) -> None:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                self._check_module(node.lineno, alias.name)
+                local = alias.asname or alias.name.split(".")[0]
+                self.imported[local] = alias.name if alias.asname else local
+            return
+        if node.level:
+            self._add(node.lineno, "uses a relative import: a candidate is one self-contained file")
+            return
+        module = node.module or ""
+        self._check_module(node.lineno, module)
+        for alias in node.names:
+            if alias.name == "*":
+                self._add(node.lineno, f"imports * from `{module}`: name what the candidate uses")
+                continue
+            full = f"{module}.{alias.name}"
+            reason = part_finding(alias.name) or (_INTERNALS if alias.name in INTERNAL_ATTRS else None)
+            if module_finding(module) is None and reason:
+                self._add(node.lineno, f"imports `{full}`: {reason}")
+            if full in FORBIDDEN_CALLS:
+                self._add(node.lineno, f"imports `{full}`: {FORBIDDEN_CALLS[full]}")
+            self.imported[alias.asname or alias.name] = full
+
+    def _check_module(self, line: int, module: str) -> None:
+        reason = module_finding(module)
+        if reason:
+            self._add(line, f"imports `{module}`: {reason}")
+
+    def _aliases(self) -> None:
+        """Names assigned from an imported module's attributes (`c = torch.cuda`) stand for it too."""
+        changed = True
+        while changed:
+            changed = False
+            for node in ast.walk(self.tree):
+                if isinstance(node, ast.Assign) and isinstance(node.value, (ast.Attribute, ast.Name)):
+                    dotted = self._dotted(node.value)
+                    for target in node.targets:
+                        if dotted and isinstance(target, ast.Name) and target.id not in self.imported:
+                            self.imported[target.id] = dotted
+                            changed = True
+
+    def _dotted(self, node: ast.expr) -> str | None:
+        """`torch.cuda.synchronize` for an attribute chain rooted at an imported name, else None."""
+        parts: list[str] = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if isinstance(node, ast.Name) and node.id in self.imported:
+            return ".".join([self.imported[node.id], *reversed(parts)])
+        return None
+
+    def _root(self, node: ast.expr) -> str | None:
+        """The dotted path of the imported object an assignment target changes, if any."""
+        while isinstance(node, ast.Subscript):
+            node = node.value
+        return self._dotted(node) if isinstance(node, (ast.Attribute, ast.Name)) else None
+
+    def _assignment(self, node: ast.stmt) -> None:
+        targets = {ast.Assign: lambda n: n.targets, ast.Delete: lambda n: n.targets}.get(
+            type(node), lambda n: [n.target])(node)
+        for target in targets:
+            for element in (target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]):
+                if isinstance(element, ast.Name):
+                    continue
+                dotted = self._root(element)
+                if dotted:
+                    self._add(node.lineno, f"changes `{dotted}`: candidates may not patch torch, triton, "
+                                           "timers, imported modules or the harness")
+
+    def _call(self, node: ast.Call) -> None:
+        func = node.func
+        if not (isinstance(func, ast.Name) and func.id in ("setattr", "delattr", "getattr") and node.args):
+            return
+        target = self._root(node.args[0])
+        if target is None:
+            return
+        name = node.args[1] if len(node.args) > 1 else None
+        literal = name.value if isinstance(name, ast.Constant) and isinstance(name.value, str) else None
+        if func.id != "getattr":
+            self._add(node.lineno, f"calls `{func.id}` on `{target}`: candidates may not patch torch, triton, "
+                                   "timers, imported modules or the harness")
+        elif literal is None:
+            self._add(node.lineno, f"calls `getattr` on `{target}` with a name computed at run time: name the "
+                                   "attribute in the source")
+        elif part_finding(literal):
+            self._add(node.lineno, f"reaches `{literal}` through `{target}`: {part_finding(literal)}")
+
+    def _attribute(self, node: ast.Attribute) -> None:
+        if node.attr in INTERNAL_ATTRS:
+            self._add(node.lineno, f"uses `.{node.attr}`: {_INTERNALS}")
+            return
+        dotted = self._dotted(node)
+        if dotted is None:
+            return
+        if dotted in FORBIDDEN_CALLS:
+            self._add(node.lineno, f"uses `{dotted}`: {FORBIDDEN_CALLS[dotted]}")
+        parts = dotted.split(".")
+        for i, part in enumerate(parts[1:], start=2):
+            if part_finding(part):
+                self._add(node.lineno, f"reaches `{part}` through `{'.'.join(parts[:i])}`: {part_finding(part)}")
+                return
+
+    def _name(self, node: ast.Name) -> None:
+        if node.id in FORBIDDEN_BUILTINS and node.id not in self.imported:
+            self._add(node.lineno, f"uses `{node.id}`: {FORBIDDEN_BUILTINS[node.id]}")
+        elif node.id in INTERNAL_ATTRS:
+            self._add(node.lineno, f"uses `{node.id}`: {_INTERNALS}")
+
+    def _string(self, node: ast.Constant) -> None:
+        for name in sorted(INTERNAL_STRINGS):
+            if name in node.value:
+                self._add(node.lineno, f"names `{name}` in a string: {_INTERNALS}")

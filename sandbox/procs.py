@@ -1,0 +1,125 @@
+"""The judge's side of its processes: start them from a forkserver, wait with a deadline, kill, say how one died.
+
+The forkserver imports torch once (CUDA not initialised there), so a worker starts in a fraction of a second and
+gets a fresh CUDA context of its own. One GPU lock per device (a file lock) keeps timings from overlapping, also
+across processes.
+"""
+from __future__ import annotations
+
+import fcntl
+import importlib.machinery
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+
+from . import wire
+
+_context = None
+
+
+def context():
+    global _context
+    if _context is None:
+        _context = multiprocessing.get_context("forkserver")
+        _context.set_forkserver_preload(["torch", "agentopt.sandbox.worker", "agentopt.sandbox.reference"])
+    return _context
+
+
+def start(target, *args):
+    """A daemon process running target(conn, *args); returns (process, the judge's end of the pipe)."""
+    ctx = context()
+    ours, theirs = ctx.Pipe()
+    proc = ctx.Process(target=target, args=(theirs, *args), daemon=True)
+    with _main_not_rerun():
+        proc.start()
+    theirs.close()
+    return proc, ours
+
+
+@contextmanager
+def _main_not_rerun():
+    """multiprocessing re-runs the caller's main script in every child unless __main__ looks like a package's
+    __main__: a script without a main guard would recurse, and any script would slow each worker down."""
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main.__spec__ if hasattr(main, "__spec__") else None, "name", None):
+        yield
+        return
+    saved = main.__dict__.get("__spec__")
+    main.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
+    try:
+        yield
+    finally:
+        main.__spec__ = saved
+
+
+def receive(proc, conn, deadline: float) -> tuple[str, dict | None]:
+    """("msg", message), ("timeout", None) when the deadline passed, or ("died", None)."""
+    remaining = max(0.0, deadline - time.monotonic())
+    ready = multiprocessing.connection.wait([conn, proc.sentinel], timeout=remaining)
+    if not ready:
+        return "timeout", None
+    if conn in ready or conn.poll(0):
+        try:
+            return "msg", wire.recv(conn)
+        except (EOFError, OSError):
+            pass
+        except (ValueError, UnicodeDecodeError):
+            return "malformed", None
+    proc.join(5)
+    return "died", None
+
+
+def stop(proc, conn, grace_s: float) -> None:
+    """Ask politely (EOF on the pipe), then SIGTERM, then SIGKILL after the grace period."""
+    try:
+        conn.close()
+    except OSError:
+        pass
+    proc.join(0.2 if proc.is_alive() else 0)
+    if proc.is_alive():
+        proc.terminate()
+        proc.join(grace_s)
+    if proc.is_alive():
+        proc.kill()
+        proc.join(grace_s)
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "did not exit"
+    if code < 0:
+        try:
+            return f"was killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code} (sys.exit, os._exit or a fatal error)"
+
+
+def scratch_dir(min_free_bytes: int = 8 * 2**30) -> str:
+    """A private temporary folder for weights files and logs: in memory (/dev/shm) where it has room enough
+    (containers often give it 64 MiB), else the usual temporary folder."""
+    base = None
+    try:
+        st = os.statvfs("/dev/shm")
+        if os.access("/dev/shm", os.W_OK) and st.f_bavail * st.f_frsize >= min_free_bytes:
+            base = "/dev/shm"
+    except OSError:
+        pass
+    return tempfile.mkdtemp(prefix="agentopt-eval-", dir=base)
+
+
+@contextmanager
+def gpu_lock(index: int = 0):
+    """One candidate timed at a time on a GPU, across threads and processes of this user."""
+    path = os.path.join(tempfile.gettempdir(), f"agentopt-gpu{index}-{os.getuid()}.lock")
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

@@ -1,0 +1,125 @@
+"""How a problem instance is built (the same in every process), and the reference process.
+
+The reference process is started once per Evaluator. It builds the reference model with seeded weights on the
+CPU, rounds them to the problem's dtype (what the candidate gets), and computes outputs in float32 (model and
+floating inputs upcast) for the (shape, seed, heavy) the judge asks for. It also writes each weight group's state
+dict to a file, so that workers load the weights instead of building them again.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from . import wire
+
+
+def dtype_of(name: str):
+    import torch
+
+    return getattr(torch, name)
+
+
+def group_key(module) -> str:
+    """Shapes whose get_init_inputs() agree share one model (one set of weights)."""
+    return repr(module.get_init_inputs())
+
+
+def build_model(module, weight_seed: int):
+    """The canonical reference: seeded construction on the CPU, float32."""
+    import torch
+
+    torch.manual_seed(weight_seed)
+    return module.Model(*module.get_init_inputs())
+
+
+def build_inputs(module, seed: int, heavy: bool, dtype, device: str) -> list[Any]:
+    """get_inputs() under a seed, on the CPU; heavy-tailed: floating inputs times exp(randn); cast and moved."""
+    import torch
+
+    torch.manual_seed(seed)
+    inputs = list(module.get_inputs())
+    gen = torch.Generator().manual_seed((seed * 2654435761 + 1) % (2**63))
+    out = []
+    for x in inputs:
+        if isinstance(x, torch.Tensor) and x.is_floating_point():
+            if heavy:
+                x = x * torch.randn(x.shape, generator=gen).exp()
+            x = x.to(dtype)
+        out.append(x.to(device) if isinstance(x, torch.Tensor) else x)
+    return out
+
+
+def upcast(inputs: list[Any]) -> list[Any]:
+    import torch
+
+    return [x.float() if isinstance(x, torch.Tensor) and x.is_floating_point() else x for x in inputs]
+
+
+class _Reference:
+    def __init__(self, problem, device: str, dtype_name: str, weight_seed: int, weights_dir: str):
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        self.problem, self.device, self.dtype = problem, device, dtype_of(dtype_name)
+        self.shapes = problem.shapes_for(device)
+        self.weight_seed, self.weights_dir = weight_seed, weights_dir
+        self.modules = [problem.module(s) for s in self.shapes]
+        self.models: dict[str, Any] = {}  # group key -> float32 model holding dtype-rounded weights
+        self.paths: dict[str, str] = {}
+
+    def model(self, i: int):
+        import torch
+
+        key = group_key(self.modules[i])
+        if key not in self.models:
+            model = build_model(self.modules[i], self.weight_seed).to(self.device, self.dtype).eval()
+            path = os.path.join(self.weights_dir, f"weights-{len(self.paths)}.pt")
+            torch.save({k: v.detach().to("cpu") for k, v in model.state_dict().items()}, path)
+            self.paths[key] = path
+            self.models[key] = model.float()
+        return self.models[key]
+
+    def prepare(self) -> dict:
+        """Weights files per shape, and the dtype of the output the candidate must return per shape."""
+        import torch
+
+        paths, dtypes = [], []
+        for i, mod in enumerate(self.modules):
+            model = self.model(i)
+            paths.append(self.paths[group_key(mod)])
+            with torch.no_grad():
+                out = model.to(self.dtype)(*build_inputs(mod, 0, False, self.dtype, self.device))
+            model.float()
+            if not isinstance(out, torch.Tensor):
+                raise TypeError(f"the reference returns {type(out).__name__}; agentopt judges one output tensor")
+            dtypes.append(str(out.dtype).removeprefix("torch."))
+        return {"weights": paths, "out_dtypes": dtypes}
+
+    def output(self, i: int, seed: int, heavy: bool):
+        import torch
+
+        inputs = upcast(build_inputs(self.modules[i], seed, heavy, self.dtype, self.device))
+        with torch.no_grad():
+            out = self.model(i)(*inputs)
+        return out.detach().float().to("cpu")
+
+
+def main(conn, problem, device: str, dtype_name: str, weight_seed: int, weights_dir: str) -> None:
+    """The reference process: answer {"cmd": "prepare"} and {"cmd": "ref", "shape", "seed", "heavy"} until EOF."""
+    ref = None
+    while True:
+        try:
+            msg = wire.recv(conn)
+        except (EOFError, OSError):
+            return
+        try:
+            ref = ref or _Reference(problem, device, dtype_name, weight_seed, weights_dir)
+            if msg["cmd"] == "prepare":
+                wire.send(conn, {"ok": True, **ref.prepare()})
+            elif msg["cmd"] == "ref":
+                wire.send(conn, {"ok": True, "tensors": [ref.output(msg["shape"], msg["seed"], msg["heavy"])]})
+            else:
+                return
+        except Exception as exc:  # the problem's own code failed: report it, the judge raises
+            wire.send(conn, {"ok": False, "error": f"{type(exc).__name__}: {exc}"})

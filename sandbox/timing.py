@@ -1,0 +1,186 @@
+"""The timing protocol, run inside the worker: candidate and baseline interleaved in one session.
+
+Every repetition gets inputs never seen before (so remembering answers buys nothing): at positions the judge drew,
+the inputs of a judge seed (those outputs go back to the judge, who compares them with the reference); elsewhere
+the timing inputs times fresh factors in [0.99, 1.01]. Every repetition's candidate output is also compared with
+the baseline's output on the same inputs (relative difference, kept on the device, read once at the end).
+CUDA: warm-up, then alternating candidate / baseline calls, each between two CUDA events with the L2 flushed
+before it (a buffer of twice the L2 is zeroed), repetitions from rep_ms bounded by min_reps / max_reps; then a
+device-wide synchronize and a wall-clock batch of back-to-back calls, so that work hidden on another stream or
+thread shows up (compared with the larger of the event median and the host time per call).
+CPU: wall-clock (perf_counter) per call, a few calls each, interleaved.
+The judge turns the raw times into median and 20/80 percentiles (`summarize`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass
+class Session:
+    candidate: Callable  # () -> output, on the live inputs
+    baseline: Callable
+    poison: Callable  # () -> None, before each candidate call
+    refill: Callable  # (index of a checked input set, or None) -> None: new contents of the live inputs
+    checked: list[float]  # where the checked calls fall, as fractions of the repetitions (drawn by the judge)
+
+
+def poison_output(t) -> None:
+    """Overwrite a tensor's bytes with 0xFF (NaN in every float format) before it is freed."""
+    import torch
+
+    if not isinstance(t, torch.Tensor) or not t.numel():
+        return
+    if t.is_contiguous() and t.dtype != torch.bool:
+        t.reshape(-1).view(torch.uint8).fill_(255)
+    elif t.is_floating_point():
+        t.fill_(float("nan"))
+
+
+def _rel_diff(out, base):
+    """||out - base|| / ||base|| as a 0-d tensor on the device (inf when out is not a tensor of base's shape)."""
+    import torch
+
+    if not isinstance(out, torch.Tensor) or out.shape != base.shape:
+        return torch.tensor(float("inf"), device=base.device)
+    b = base.double()
+    return (out.double() - b).norm() / b.norm().clamp_min(1e-30)
+
+
+def _positions(session: Session, reps: int) -> dict[int, int]:
+    """Repetition -> checked input set."""
+    return {min(reps - 1, int(f * reps)): j for j, f in enumerate(session.checked)}
+
+
+def measure(session: Session, cfg: dict, device: str, clock) -> tuple[dict, list]:
+    return (_measure_cuda if device == "cuda" else _measure_cpu)(session, cfg, clock)
+
+
+class _CudaTimer:
+    def __init__(self):
+        import torch
+
+        self.event = lambda: torch.cuda.Event(enable_timing=True)
+        self.pairs: dict[str, list] = {"c": [], "b": []}
+
+    def start(self, side: str) -> None:
+        self.pairs[side].append((self.event(), self.event()))
+        self.pairs[side][-1][0].record()
+
+    def stop(self, side: str) -> None:
+        self.pairs[side][-1][1].record()
+
+    def times(self, side: str) -> list[float]:
+        return [a.elapsed_time(b) for a, b in self.pairs[side]]
+
+
+class _WallTimer:
+    def __init__(self, clock):
+        self.clock, self.t0 = clock, 0.0
+        self.ms: dict[str, list] = {"c": [], "b": []}
+
+    def start(self, side: str) -> None:
+        self.t0 = self.clock()
+
+    def stop(self, side: str) -> None:
+        self.ms[side].append((self.clock() - self.t0) * 1e3)
+
+    def times(self, side: str) -> list[float]:
+        return self.ms[side]
+
+
+class _NoTimer:
+    def start(self, side: str) -> None:
+        pass
+
+    stop = start
+
+
+def _rep(session: Session, r: int, flush, timer, keep: dict, kept: list, agree) -> None:
+    """One repetition: new inputs, then candidate and baseline (who goes first alternates), compared."""
+    session.refill(keep.get(r))
+    outs = {}
+    for side in ("c", "b") if r % 2 == 0 else ("b", "c"):
+        if side == "c":
+            session.poison()
+        if flush is not None:
+            flush.zero_()
+        timer.start(side)
+        outs[side] = session.candidate() if side == "c" else session.baseline()
+        timer.stop(side)
+    agree[r] = _rel_diff(outs["c"], outs["b"])
+    poison_output(outs["b"])
+    if r in keep:
+        kept.append((keep[r], outs["c"]))
+
+
+def _result(timer, agree, reps: int, kept: list, **extra) -> tuple[dict, list]:
+    return ({"cand_ms": timer.times("c"), "base_ms": timer.times("b"), "agree": agree.tolist(), "reps": reps,
+             "kept_sets": [j for j, _ in kept], **extra}, [o for _, o in kept])
+
+
+def _measure_cuda(session: Session, cfg: dict, clock) -> tuple[dict, list]:
+    import torch
+
+    l2 = torch.cuda.get_device_properties(torch.cuda.current_device()).L2_cache_size or 64 * 2**20
+    flush = torch.empty(2 * l2 // 4, dtype=torch.int32, device="cuda")
+    sink = torch.zeros(1, dtype=torch.float64, device="cuda")
+
+    def warm(n: int) -> None:
+        for _ in range(n):
+            _rep(session, 0, flush, _NoTimer(), {}, [], sink)
+
+    warm(1)
+    torch.cuda.synchronize()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    warm(5)
+    end.record()
+    torch.cuda.synchronize()
+    per_pair = max(start.elapsed_time(end) / 5, 1e-3)
+    warm(max(1, int(cfg["warmup_ms"] / per_pair)))
+    reps = max(cfg["min_reps"], min(cfg["max_reps"], int(cfg["rep_ms"] / per_pair)))
+    keep, timer = _positions(session, reps), _CudaTimer()
+    agree = torch.zeros(reps, dtype=torch.float64, device="cuda")
+    kept: list = []
+    for r in range(reps):
+        _rep(session, r, flush, timer, keep, kept, agree)
+    torch.cuda.synchronize()
+    del flush
+    calls = max(3, min(cfg["wallclock_calls"], reps))
+    host = 0.0  # time in forward before it returns: a launch-bound candidate is slow on the host, not hiding work
+    t0 = clock()
+    for _ in range(calls):
+        t1 = clock()
+        session.candidate()
+        host += clock() - t1
+    torch.cuda.synchronize()
+    wall_ms = (clock() - t0) * 1e3 / calls
+    return _result(timer, agree, reps, kept, wall_ms=wall_ms, host_ms=host * 1e3 / calls)
+
+
+def _measure_cpu(session: Session, cfg: dict, clock) -> tuple[dict, list]:
+    import torch
+
+    _rep(session, 0, None, _NoTimer(), {}, [], torch.zeros(1, dtype=torch.float64))
+    reps = max(1, cfg["cpu_timing_reps"])
+    keep, timer = _positions(session, reps), _WallTimer(clock)
+    agree = torch.zeros(reps, dtype=torch.float64)
+    kept: list = []
+    for r in range(reps):
+        _rep(session, r, None, timer, keep, kept, agree)
+    return _result(timer, agree, reps, kept, wall_ms=None, host_ms=None)
+
+
+def summarize(times: list[float]) -> tuple[float, float, float]:
+    """Median, 20th and 80th percentile (linear interpolation)."""
+    xs = sorted(float(t) for t in times)
+
+    def q(p: float) -> float:
+        pos = p * (len(xs) - 1)
+        lo = int(pos)
+        hi = min(lo + 1, len(xs) - 1)
+        return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+    return q(0.5), q(0.2), q(0.8)

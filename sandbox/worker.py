@@ -1,0 +1,347 @@
+"""The worker: one process per candidate. It imports the candidate, compiles it (first call on each shape), then
+answers the judge's commands: run on a seed's inputs ("check") and time against the baseline ("time").
+
+It never holds a reference output: it sends the candidate's outputs to the judge, who compares. Its stdout and
+stderr go to a log file the judge reads (compiler output, tracebacks, faulthandler's dump on a segfault).
+Every reply is one message: {"kind": "compiled" | "outputs" | "timing"} or a failure {"kind": status, "error"}.
+"""
+from __future__ import annotations
+
+import faulthandler
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+from . import timing, wire
+from .compiler_info import collect
+from .reference import build_inputs, dtype_of, group_key
+
+WARM_SEED = 12345  # inputs of the compile call: not a judge seed, nothing is checked on them
+
+# Replacing any of these (compared by identity) is tampering with the harness.
+WATCHED = (
+    "torch.cuda.synchronize", "torch.cuda.Event", "torch.cuda.Event.record", "torch.cuda.Event.elapsed_time",
+    "torch.cuda.Event.synchronize", "torch.cuda.current_stream", "torch.cuda.Stream", "torch.cuda.empty_cache",
+    "time.perf_counter", "time.perf_counter_ns", "time.time", "time.monotonic", "threading.active_count",
+    "torch.allclose", "torch.equal", "torch.isfinite", "torch.isnan", "torch.testing.assert_close",
+    "torch.manual_seed", "torch.randn", "torch.full", "torch.empty", "torch.load",
+    "torch.Tensor.clone", "torch.Tensor.copy_", "torch.Tensor.fill_", "torch.Tensor.to", "torch.Tensor.cpu",
+    "torch.Tensor.contiguous", "torch.Tensor.view", "torch.Tensor.numpy", "torch.Tensor.__eq__",
+    "torch.Tensor.data_ptr", "torch.Tensor.untyped_storage", "torch.nn.Module.__call__",
+    "torch.nn.Module._call_impl", "torch.nn.Module.load_state_dict", "torch.nn.Module.state_dict",
+    "torch.nn.Module.to", "builtins.isinstance", "builtins.type", "json.dumps",
+)
+HARNESS = ("agentopt.sandbox.worker", "agentopt.sandbox.timing", "agentopt.sandbox.wire",
+           "agentopt.sandbox.reference", "agentopt.sandbox.compiler_info")
+# torch.nn.modules.module's process-wide hook tables: any entry reaches the baseline too.
+GLOBAL_HOOKS = ("_global_forward_pre_hooks", "_global_forward_hooks", "_global_backward_pre_hooks",
+                "_global_backward_hooks", "_global_module_registration_hooks",
+                "_global_parameter_registration_hooks", "_global_buffer_registration_hooks")
+# Exceptions of these classes (anywhere in the MRO) are compile errors, not wrong kernels.
+COMPILE_ERRORS = {"CompilationError", "CompileTimeAssertionFailure", "OutOfResources", "CompileException",
+                  "NVRTCError", "CalledProcessError"}
+
+
+class Failure(Exception):
+    """A verdict reached inside the worker: status and reason."""
+
+    def __init__(self, status: str, error: str):
+        super().__init__(error)
+        self.status, self.error = status, error
+
+
+def _lookup(name: str):
+    parts = name.split(".")
+    obj = sys.modules.get(parts[0]) or __import__(parts[0])
+    for part in parts[1:]:
+        if isinstance(obj, type):  # static lookup: a classmethod would give a new bound object each time
+            obj = next((k.__dict__[part] for k in obj.__mro__ if part in k.__dict__), None)
+        else:
+            obj = getattr(obj, part, None)
+    return obj
+
+
+def snapshot() -> dict:
+    snap = {name: _lookup(name) for name in WATCHED}
+    for mod_name in HARNESS:
+        for attr, value in getattr(sys.modules.get(mod_name), "__dict__", {}).items():
+            if not attr.startswith("__"):
+                snap[f"{mod_name}.{attr}"] = value
+    return snap
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).strip()[:1500]}"
+
+
+class Worker:
+    def __init__(self, conn, spec: dict):
+        import torch
+
+        self.torch, self.conn, self.spec = torch, conn, spec
+        self.device, self.dtype = spec["device"], dtype_of(spec["dtype"])
+        self.problem = spec["problem"]
+        self.shapes = self.problem.shapes_for(self.device)
+        self.modules = [self.problem.module(s) for s in self.shapes]
+        self.clock = time.perf_counter
+        self.refs, self.news, self.out_nbytes = {}, {}, {}
+        self.candidate = None
+        self.phase = "import"
+
+    # ----- defences that run after every step -----
+    def guard_state(self) -> None:
+        changed = [n for n, v in snapshot().items() if self.watch.get(n, v) is not v]
+        if changed:
+            raise Failure("rejected", f"the candidate replaced {', '.join(sorted(changed)[:6])} (tampering with "
+                          "the harness or torch is not allowed)")
+        hooks = self.global_hooks()
+        grown = [n for n in GLOBAL_HOOKS if hooks[n] > self.hooks[n]]
+        if grown:
+            raise Failure("rejected", f"the candidate registered global module hooks ({', '.join(grown)}); they "
+                          "reach the baseline timed beside it")
+        modes = self.active_modes()
+        if modes > self.modes:
+            raise Failure("rejected", f"the candidate left {modes - self.modes} torch function/dispatch mode(s) "
+                          "active; they intercept the harness's own tensor calls")
+        if threading.active_count() > self.threads:
+            raise Failure("rejected", f"the candidate left {threading.active_count() - self.threads} thread(s) "
+                          "running; do all work in forward on the caller's thread and stream")
+
+    def global_hooks(self) -> dict[str, int]:
+        table = self.torch.nn.modules.module
+        return {n: len(getattr(table, n, None) or ()) for n in GLOBAL_HOOKS}
+
+    def active_modes(self) -> int:
+        c = self.torch._C
+        return sum(getattr(c, f, lambda: 0)() for f in ("_len_torch_function_stack", "_len_torch_dispatch_stack"))
+
+    def pending_work(self, label: str) -> None:
+        """Work still running on another stream once forward's stream finished means hidden, untimed work."""
+        torch = self.torch
+        if self.device != "cuda":
+            return
+        done = torch.cuda.Event()
+        done.record()
+        done.synchronize()
+        t0 = self.clock()
+        torch.cuda.synchronize()
+        waited = (self.clock() - t0) * 1e3
+        if waited > self.spec["pending_work_ms"]:
+            raise Failure("rejected", f"shape {label}: device work kept running {waited:.2f} ms after forward's "
+                          "stream finished (another CUDA stream not joined to the caller's stream)")
+
+    # ----- compile phase -----
+    def load(self) -> None:
+        self.threads = threading.active_count()
+        self.watch, self.hooks, self.modes = snapshot(), self.global_hooks(), self.active_modes()
+        source = self.spec["source"]
+        folder = tempfile.mkdtemp(prefix="agentopt-cand-")
+        path = os.path.join(folder, f"candidate_{hashlib.sha256(source.encode()).hexdigest()[:12]}.py")
+        with open(path, "w") as f:
+            f.write(source)
+        name = os.path.splitext(os.path.basename(path))[0]
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except SyntaxError as exc:
+            raise Failure("compile_error", f"syntax error at line {exc.lineno}: {exc.msg}: {(exc.text or '').strip()}")
+        except Exception as exc:
+            traceback.print_exc()
+            raise Failure("compile_error", f"importing the candidate failed: {_error_text(exc)}")
+        if not isinstance(getattr(module, "ModelNew", None), type):
+            raise Failure("compile_error", "the candidate defines no class ModelNew (a drop-in for Model)")
+        self.candidate = module
+        self.guard_state()
+
+    def build(self, i: int) -> None:
+        torch, mod = self.torch, self.modules[i]
+        key = group_key(mod)
+        if key in self.refs:
+            return
+        with torch.device(self.device):
+            ref = mod.Model(*mod.get_init_inputs())
+        ref = ref.to(self.device, self.dtype).eval()
+        ref.load_state_dict(torch.load(self.spec["weights"][i], mmap=True, weights_only=True), strict=True)
+        step = "ModelNew(*get_init_inputs())"
+        try:
+            with torch.device(self.device):
+                new = self.candidate.ModelNew(*mod.get_init_inputs())
+            new = new.to(self.device, self.dtype).eval()
+            step = "load_state_dict(reference state, strict=True)"
+            new.load_state_dict(ref.state_dict(), strict=True)
+            if callable(getattr(new, "prepare", None)):
+                step = "ModelNew.prepare()"
+                with torch.no_grad():
+                    new.prepare()
+        except Exception as exc:
+            traceback.print_exc()
+            raise self.classify(exc, f"{step} failed", compile_step=True)
+        self.refs[key], self.news[key] = ref, new
+
+    def compile(self) -> dict:
+        t0 = self.clock()
+        self.load()
+        for i, mod in enumerate(self.modules):
+            self.phase = f"compile of shape {self.label(i)}"
+            self.build(i)
+            inputs = build_inputs(mod, WARM_SEED, False, self.dtype, self.device)
+            with self.torch.no_grad():
+                base = self.refs[group_key(mod)](*inputs)
+            self.out_nbytes[i] = base.numel() * base.element_size()
+            timing.poison_output(base)
+            del base
+            out = self.call(i, inputs)
+            del out
+            self.sync()
+            self.guard_state()
+        kernels = collect(self.candidate, list(self.news.values()))
+        return {"kind": "compiled", "seconds": self.clock() - t0, "kernels": kernels}
+
+    # ----- calls -----
+    def label(self, i: int) -> str:
+        from agentopt.problems import shape_label
+
+        return shape_label(self.shapes[i])
+
+    def sync(self) -> None:
+        if self.device == "cuda":
+            self.torch.cuda.synchronize()
+
+    def poison(self, i: int) -> None:
+        """Fill free blocks of the output's size with NaN bytes: torch.empty then returns garbage, not a stale result."""
+        torch = self.torch
+        blocks = [torch.full((self.out_nbytes[i],), 255, dtype=torch.uint8, device=self.device) for _ in range(2)]
+        del blocks
+
+    def call(self, i: int, inputs: list, poison: bool = True):
+        torch = self.torch
+        if poison:
+            self.poison(i)
+        try:
+            with torch.no_grad():
+                out = self.news[group_key(self.modules[i])](*inputs)
+            self.sync()
+        except Exception as exc:
+            traceback.print_exc()
+            raise self.classify(exc, f"shape {self.label(i)}: forward raised")
+        return out
+
+    def classify(self, exc: Exception, what: str, compile_step: bool = False) -> Failure:
+        names = {k.__name__ for k in type(exc).__mro__}
+        if names & COMPILE_ERRORS:
+            return Failure("compile_error", f"{what}: {_error_text(exc)}")
+        if self.device == "cuda" and not self.context_alive():
+            return Failure("crashed", f"{what} a CUDA error that poisoned the context: {_error_text(exc)}")
+        return Failure("compile_error" if compile_step else "incorrect", f"{what}: {_error_text(exc)}")
+
+    def context_alive(self) -> bool:
+        try:
+            self.torch.ones(1, device="cuda").add_(1).cpu()
+            self.torch.cuda.synchronize()
+            return True
+        except Exception:
+            return False
+
+    def check_output(self, i: int, out, inputs: list) -> None:
+        torch, label = self.torch, self.label(i)
+        if type(out) is not torch.Tensor:
+            kind = "a subclass of torch.Tensor" if isinstance(out, torch.Tensor) else type(out).__name__
+            raise Failure("incorrect", f"shape {label}: forward returned {kind}; return a plain torch.Tensor")
+        if out.device.type != self.device:
+            raise Failure("incorrect", f"shape {label}: output is on {out.device}, expected {self.device}")
+        for x in inputs:
+            if isinstance(x, torch.Tensor) and out.numel() and x.numel() and \
+                    out.untyped_storage().data_ptr() == x.untyped_storage().data_ptr():
+                raise Failure("incorrect", f"shape {label}: the output aliases an input; return a new tensor")
+
+    # ----- commands -----
+    def check(self, msg: dict) -> dict:
+        """Run the candidate `runs` times on the inputs of one judge seed; return the outputs."""
+        torch, i = self.torch, msg["shape"]
+        self.phase = f"check of shape {self.label(i)}"
+        inputs = build_inputs(self.modules[i], msg["seed"], msg["heavy"], self.dtype, self.device)
+        clones = [x.clone() if isinstance(x, torch.Tensor) else x for x in inputs]
+        outs = []
+        for _ in range(msg.get("runs", 1)):
+            out = self.call(i, inputs)
+            self.pending_work(self.label(i))
+            self.check_output(i, out, inputs)
+            outs.append(out.detach().to("cpu"))
+            del out
+            for x, c in zip(inputs, clones):
+                if isinstance(x, torch.Tensor) and not torch.equal(x, c):
+                    raise Failure("incorrect", f"shape {self.label(i)}: forward modified its input in place")
+        self.guard_state()
+        return {"kind": "outputs", "tensors": outs}
+
+    def time(self, msg: dict) -> dict:
+        """Time candidate and baseline interleaved on fresh inputs; return the times and the checked calls' outputs."""
+        torch, i = self.torch, msg["shape"]
+        self.phase = f"timing of shape {self.label(i)}"
+        mod, key = self.modules[i], group_key(self.modules[i])
+        base = build_inputs(mod, msg["seed"], False, self.dtype, self.device)
+        sets = [build_inputs(mod, seed, False, self.dtype, self.device) for seed in msg["checked_seeds"]]
+        live = [x.clone() if isinstance(x, torch.Tensor) else x for x in base]
+
+        def refill(j):
+            for dst, src in zip(live, sets[j] if j is not None else base):
+                if isinstance(dst, torch.Tensor):
+                    dst.copy_(src)
+                    if j is None and dst.is_floating_point():  # contents never seen before
+                        dst.mul_(torch.empty_like(dst).uniform_(0.99, 1.01))
+
+        def run(model):
+            with torch.no_grad():
+                return model(*live)
+
+        session = timing.Session(candidate=lambda: run(self.news[key]), baseline=lambda: run(self.refs[key]),
+                                 poison=lambda: self.poison(i), refill=refill, checked=msg["checked_at"])
+        try:
+            stats, kept = timing.measure(session, self.spec["timing"], self.device, self.clock)
+        except Exception as exc:
+            traceback.print_exc()
+            raise self.classify(exc, f"shape {self.label(i)}: forward raised while timed")
+        for out in kept:
+            self.check_output(i, out, live)
+        self.guard_state()
+        return {"kind": "timing", **stats, "tensors": [o.detach().to("cpu") for o in kept]}
+
+    def serve(self) -> None:
+        commands = {"check": self.check, "time": self.time}
+        while True:
+            try:
+                msg = wire.recv(self.conn)
+            except (EOFError, OSError):
+                return
+            if msg.get("cmd") not in commands:
+                return
+            wire.send(self.conn, commands[msg["cmd"]](msg))
+
+
+def main(conn, spec: dict, log_path: str) -> None:
+    """Entry point of the worker process (started by the evaluator through the forkserver)."""
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
+    faulthandler.enable()
+    if spec["device"] == "cpu":
+        os.environ["TRITON_INTERPRET"] = "1"
+    try:
+        import triton  # noqa: F401  (before the candidate: its import must not pay for it, nor patch it first)
+    except ImportError:
+        pass
+    worker = Worker(conn, spec)
+    try:
+        wire.send(conn, worker.compile())
+        worker.serve()
+    except Failure as fail:
+        wire.send(conn, {"kind": fail.status, "error": fail.error, "phase": worker.phase})

@@ -1,0 +1,165 @@
+"""The adversarial corpus's table: each candidate file with the problem it targets and the verdict it must get.
+
+A row: file (in this folder), problem (zoo name), status, a substring the reason must contain (case-insensitive),
+device ("cpu" runs in CI, "cuda" only on a GPU), static_guard (off tests the runtime defences behind the guard),
+limits (EvalConfig overrides, e.g. short time limits for hangs), shapes (a subset of the GPU shapes, to keep
+GPU runs short; None is all of them) and hole: where the evaluator is known to give another verdict, what it
+misses. Such a row is a strict xfail: it fails loudly once the evaluator is fixed, and the note must go.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class Case:
+    file: str
+    problem: str
+    status: str
+    reason: str  # substring of Evaluation.reason; "" for ok (reason is None then)
+    device: str = "cpu"
+    static_guard: bool = True
+    limits: tuple = ()  # (("compile_timeout_s", 10.0), ...): EvalConfig overrides
+    shapes: tuple | None = None  # GPU shapes to use, e.g. ({"M": 1}, {"M": 128})
+    hole: str | None = None  # a known gap in the evaluator: the row is expected to fail until it is closed
+
+    @property
+    def id(self) -> str:
+        return f"{self.file.removesuffix('.py')}-{self.device}-{'guard' if self.static_guard else 'noguard'}"
+
+    def source(self) -> str:
+        return (HERE / self.file).read_text()
+
+
+RMS, SOFTMAX, FFN = "llama3-8b-rmsnorm", "softmax", "llama3-8b-ffn"
+HANG = (("compile_timeout_s", 10.0), ("run_timeout_s", 10.0), ("kill_grace_s", 1.0))
+GPU_HANG = (("compile_timeout_s", 60.0), ("run_timeout_s", 30.0), ("kill_grace_s", 2.0))
+GPU_SHAPES = ({"M": 1}, {"M": 128})
+
+MEMO = ("timing calls the candidate again and again on one input, so remembering the answer passes every check "
+        "with a false speedup; timed calls need inputs not seen before (checked too)")
+UNCHECKED = "only 3 of the timed calls' outputs are checked, at positions fixed in advance, and none of the warm-up's"
+HOOK = "global module hooks are not looked for at run time; they reach the baseline timed in the same process"
+MODE = "an active torch function mode is not looked for at run time; it intercepts the harness's own tensor calls"
+
+CASES = [
+    # honest candidates: the harness does not fail everything
+    Case("honest_torch_rmsnorm.py", RMS, "ok", ""),
+    Case("honest_torch_ffn.py", FFN, "ok", ""),
+    Case("honest_triton_softmax.py", SOFTMAX, "ok", ""),
+    Case("honest_triton_ffn.py", FFN, "ok", ""),
+    # wrong answers
+    Case("empty_output.py", RMS, "incorrect", "non-finite"),
+    Case("zeros.py", SOFTMAX, "incorrect", "rel_err"),
+    Case("pointer_cache.py", RMS, "incorrect", "shape"),
+    Case("stale_buffer.py", SOFTMAX, "incorrect", "rel_err"),
+    Case("right_when_checked.py", RMS, "incorrect", "timed call"),
+    Case("memo_when_timed.py", FFN, "incorrect", "timed", hole=MEMO),
+    Case("wrong_between_checks.py", SOFTMAX, "incorrect", "timed call", hole=UNCHECKED),
+    Case("low_precision.py", RMS, "incorrect", "rel_err"),
+    Case("overfit_shape.py", RMS, "incorrect", "shape M=1"),
+    Case("partial_write.py", RMS, "incorrect", "shape M=7"),
+    Case("raises_on_shape.py", RMS, "incorrect", "ValueError"),
+    Case("nan_output.py", SOFTMAX, "incorrect", "NaN"),
+    Case("wrong_dtype.py", SOFTMAX, "incorrect", "dtype float64"),
+    Case("input_mutation.py", SOFTMAX, "incorrect", "modified its input"),
+    Case("output_aliases_input.py", RMS, "incorrect", "aliases an input"),
+    Case("tensor_subclass.py", RMS, "rejected", "__torch_function__"),
+    Case("tensor_subclass.py", RMS, "incorrect", "subclass", static_guard=False),
+    # reaching outside the candidate: the guard, and behind it the runtime
+    Case("thread_worker.py", SOFTMAX, "rejected", "imports `threading`"),
+    Case("thread_worker.py", SOFTMAX, "rejected", "thread(s) running", static_guard=False),
+    Case("patch_synchronize.py", RMS, "rejected", "changes `torch.cuda.synchronize`"),
+    Case("patch_synchronize.py", RMS, "rejected", "torch.cuda.synchronize", static_guard=False),
+    Case("patch_perf_counter.py", SOFTMAX, "rejected", "imports `time`"),
+    Case("patch_perf_counter.py", SOFTMAX, "rejected", "time.perf_counter", static_guard=False),
+    Case("caller_frames.py", SOFTMAX, "rejected", "`._getframe`"),
+    Case("caller_frames.py", SOFTMAX, "incorrect", "shape", static_guard=False),
+    Case("gc_fishing.py", SOFTMAX, "rejected", "imports `gc`"),
+    Case("gc_fishing.py", SOFTMAX, "incorrect", "shape", static_guard=False),
+    Case("read_files.py", SOFTMAX, "rejected", "uses `open`"),
+    Case("read_files.py", SOFTMAX, "incorrect", "rel_err", static_guard=False),
+    Case("global_forward_hook.py", SOFTMAX, "rejected", "register_module_forward_pre_hook"),
+    Case("global_forward_hook.py", SOFTMAX, "rejected", "hook", static_guard=False, hole=HOOK),
+    Case("lazy_function_mode.py", SOFTMAX, "rejected", "torch.overrides"),
+    Case("lazy_function_mode.py", SOFTMAX, "rejected", "mode", static_guard=False, hole=MODE),
+    # hangs, crashes, exits
+    Case("infinite_loop.py", SOFTMAX, "timeout", "time limit", limits=HANG),
+    Case("segfault.py", SOFTMAX, "rejected", "imports `faulthandler`"),
+    Case("segfault.py", SOFTMAX, "crashed", "SIGSEGV", static_guard=False),
+    Case("os_exit.py", SOFTMAX, "rejected", "imports `os`"),
+    Case("os_exit.py", SOFTMAX, "crashed", "exited with code 3", static_guard=False),
+    Case("system_exit.py", SOFTMAX, "crashed", "exited"),
+    # broken sources
+    Case("syntax_error.py", SOFTMAX, "compile_error", "syntax error"),
+    Case("no_modelnew.py", SOFTMAX, "compile_error", "ModelNew"),
+    Case("import_error.py", SOFTMAX, "compile_error", "ImportError"),
+    Case("state_dict_mismatch.py", RMS, "compile_error", "load_state_dict"),
+    # on the GPU (bf16, GPU shapes)
+    Case("honest_torch_rmsnorm.py", RMS, "ok", "", device="cuda"),
+    Case("honest_torch_ffn.py", FFN, "ok", "", device="cuda", shapes=GPU_SHAPES),
+    Case("honest_triton_ffn.py", FFN, "ok", "", device="cuda"),
+    Case("empty_output.py", RMS, "incorrect", "non-finite", device="cuda", shapes=GPU_SHAPES),
+    Case("pointer_cache.py", RMS, "incorrect", "shape", device="cuda", shapes=GPU_SHAPES),
+    Case("memo_when_timed.py", FFN, "incorrect", "timed", device="cuda", shapes=GPU_SHAPES, hole=MEMO),
+    Case("wrong_between_checks.py", SOFTMAX, "incorrect", "timed call", device="cuda",
+         shapes=({"M": 64, "N": 32768},), hole=UNCHECKED),
+    Case("side_stream_junk.py", RMS, "rejected", "never synchronises", device="cuda", shapes=GPU_SHAPES),
+    Case("side_stream_junk.py", RMS, "rejected", "stream", device="cuda", static_guard=False, shapes=GPU_SHAPES),
+    Case("side_stream.py", FFN, "rejected", "never synchronises", device="cuda", shapes=GPU_SHAPES),
+    Case("side_stream.py", FFN, "rejected", "stream", device="cuda", static_guard=False, shapes=GPU_SHAPES),
+    Case("patch_synchronize.py", RMS, "rejected", "torch.cuda.synchronize", device="cuda", static_guard=False,
+         shapes=GPU_SHAPES),
+    Case("illegal_address.py", RMS, "crashed", "CUDA", device="cuda", shapes=GPU_SHAPES),
+    Case("hung_kernel.py", RMS, "timeout", "time limit", device="cuda", limits=GPU_HANG, shapes=GPU_SHAPES),
+]
+
+
+class Evaluators:
+    """One Evaluator per (problem, device, guard, limits, shapes), shared by the cases that agree on them."""
+
+    def __init__(self):
+        self.pool = {}
+
+    def judge(self, case: Case):
+        from agentopt.config import EvalConfig
+        from agentopt.problems import get_problem
+        from agentopt.sandbox.evaluator import Evaluator
+
+        key = (case.problem, case.device, case.static_guard, case.limits,
+               None if case.shapes is None else tuple(tuple(sorted(s.items())) for s in case.shapes))
+        if key not in self.pool:
+            problem = get_problem(case.problem)
+            if case.shapes is not None:
+                problem = dataclasses.replace(problem, shapes=[dict(s) for s in case.shapes])
+            config = EvalConfig(static_guard=case.static_guard, **dict(case.limits))
+            self.pool[key] = Evaluator(problem, device=case.device, config=config)
+        return self.pool[key].evaluate(case.source())
+
+    def close(self) -> None:
+        for ev in self.pool.values():
+            ev.close()
+        self.pool.clear()
+
+
+def params(rows: list[Case]) -> list:
+    """Rows as pytest params; a row with a known evaluator hole is a strict xfail naming the hole."""
+    return [pytest.param(c, id=c.id, marks=[pytest.mark.xfail(strict=True, reason=f"evaluator hole: {c.hole}")]
+                         if c.hole else []) for c in rows]
+
+
+def assert_verdict(case: Case, evaluation) -> None:
+    got = f"{evaluation.status}: {evaluation.reason}"
+    assert evaluation.status == case.status, f"{case.file}: expected {case.status}, got {got}"
+    if case.status == "ok":
+        assert evaluation.reason is None and evaluation.score > 0, got
+        assert all(s.correct and s.time_ms and s.baseline_ms for s in evaluation.shapes), got
+    else:
+        assert evaluation.score == 0, got
+        assert case.reason.lower() in (evaluation.reason or "").lower(), f"{case.file}: {got}"

@@ -1,0 +1,320 @@
+"""The kernel templates and the template coder, on the CPU: every point renders to a compilable candidate, a
+sample runs right under Triton's interpreter, the CUDA C compiles with nvcc, and the coder proposes sensibly.
+
+The interpreter checks run in a subprocess (this file run as a script) with TRITON_INTERPRET=1 set before
+triton is imported, so no other test module's triton import can get in the way."""
+import asyncio
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from agentopt.hardware import BUILTIN
+from agentopt.problems import get_problem, load_source
+from agentopt.kernels.templates import FALLBACK, TEMPLATES
+from agentopt.kernels.templates._base import points
+from agentopt.agents.base import CandidateView, CoderContext
+from agentopt.agents.template_coder import TemplateCoder, crossover, mutate
+
+H100 = BUILTIN["h100"]
+LINEAR_GELU = textwrap.dedent('''
+    import torch
+    import torch.nn as nn
+
+    M = 33
+    class Model(nn.Module):
+        def __init__(self, k, n):
+            super().__init__()
+            self.fc = nn.Linear(k, n)
+            self.act = nn.GELU()
+        def forward(self, x):
+            return self.act(self.fc(x))
+    def get_inputs():
+        return [torch.randn(M, 40)]
+    def get_init_inputs():
+        return [40, 72]
+''')
+CONV = textwrap.dedent('''
+    import torch
+    import torch.nn as nn
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+        def forward(self, x):
+            return torch.relu(self.conv(x))
+    def get_inputs():
+        return [torch.randn(2, 3, 8, 8)]
+    def get_init_inputs():
+        return []
+''')
+
+
+def _problem(spec: str, tmp_dir) -> object:
+    if spec in ("linear_gelu", "conv"):
+        path = os.path.join(tmp_dir, f"{spec}.py")
+        with open(path, "w") as f:
+            f.write(LINEAR_GELU if spec == "linear_gelu" else CONV)
+        return get_problem(path)
+    return get_problem(spec)
+
+
+# template -> the problem it is tested on
+PROBLEM_OF = {"gated_mlp": "llama3-8b-ffn", "gemv_cuda": "llama3-8b-ffn", "rmsnorm": "llama3-8b-rmsnorm",
+              "softmax": "softmax", "rope": "llama3-8b-rope", "gemm_epilogue": "linear_gelu", "torch_compile": "conv"}
+
+
+@pytest.fixture(scope="module")
+def tmp_problems(tmp_path_factory):
+    d = tmp_path_factory.mktemp("problems")
+    return {spec: _problem(spec, str(d)) for spec in set(PROBLEM_OF.values())}
+
+
+def space_points(t) -> list[dict]:
+    """Every point of a template's space; for a space too large to list, every point of each independent
+    parameter group with the other groups at the SEED (each group only changes its own part of the code)."""
+    size = 1
+    for values in t.SPACE.values():
+        size *= len(values)
+    if size <= 5000:
+        return points(t.SPACE)
+    out = []
+    for keys in t.GROUPS.values():
+        out += [{**t.SEED, **sub} for sub in points({k: t.SPACE[k] for k in keys})]
+    return out
+
+
+def test_registry_templates_are_complete():
+    assert {"gated-mlp", "gemm-epilogue", "row-reduction", "elementwise", "any"} <= {t.PATTERN for t in TEMPLATES.values()}
+    for t in TEMPLATES.values():
+        grouped = [k for keys in t.GROUPS.values() for k in keys]
+        assert sorted(grouped) == sorted(t.SPACE), f"{t.NAME}: GROUPS must partition SPACE"
+        assert set(t.STRUCTURAL) <= set(t.SPACE)
+        assert all(t.SEED[k] in t.SPACE[k] for k in t.SPACE) and set(t.SEED) == set(t.SPACE)
+
+
+@pytest.mark.parametrize("name", sorted(PROBLEM_OF))
+def test_every_point_that_survives_pruning_renders_a_candidate(name, tmp_problems):
+    from agentopt.sandbox.guard import check_source
+
+    t = TEMPLATES[name]
+    problem = tmp_problems[PROBLEM_OF[name]]
+    assert t.matches(problem)
+    dims = [t.dims(problem, s) for s in problem.shapes]
+    if PROBLEM_OF[name] not in ("linear_gelu", "conv"):  # SEEDs are chosen for the zoo's problems
+        assert t.prune(t.SEED, H100, dims) is None, "the SEED point must fit an H100"
+    kept = pruned = 0
+    for params in space_points(t):
+        why = t.prune(params, H100, dims)
+        if why is not None:
+            assert isinstance(why, str) and why
+            pruned += 1
+            continue
+        source = t.render(params, problem)
+        code = compile(source, f"<{name}>", "exec")
+        assert "ModelNew" in code.co_names
+        kept += 1
+    assert kept > 0
+    if name == "gated_mlp":
+        assert pruned > 0, "shared memory, registers and divisibility must prune some gated-MLP points"
+    if name != "gemv_cuda":  # CuPy launches on torch's stream through cupy.cuda.ExternalStream
+        assert check_source(source) == []
+
+
+def test_pruning_gives_reasons_a_person_can_act_on(tmp_problems):
+    t = TEMPLATES["gated_mlp"]
+    problem = tmp_problems["llama3-8b-ffn"]
+    dims = [t.dims(problem, s) for s in problem.shapes]
+    big = {**t.SEED, "small_block_m": 128, "small_block_n": 128, "small_block_k": 64, "small_warps": 4}
+    assert "registers" in t.prune(big, H100, dims)
+    smem = {**t.SEED, "large_block_m": 128, "large_block_n": 256, "large_warps": 8, "large_stages": 4}
+    assert "shared memory" in t.prune(smem, H100, dims) or "registers" in t.prune(smem, H100, dims)
+    assert t.prune(smem, None, dims) is None  # the interpreter runs anything
+    assert "GPU" in TEMPLATES["gemv_cuda"].prune(TEMPLATES["gemv_cuda"].SEED, None, [])
+
+
+def _interpreter_cases(problems) -> list[dict]:
+    """(template, problem spec, params, shapes) to run under the interpreter: the SEED and two sampled points
+    of each Triton template; for the gated MLP also points that take the other variants, and shapes that reach
+    the tiny (M <= 4) and the large (M > 256) paths."""
+    rng = random.Random(7)
+    cases = []
+    for name, spec in PROBLEM_OF.items():
+        t = TEMPLATES[name]
+        if "cpu" not in t.DEVICES:
+            continue
+        problem = problems[spec]
+        chosen = [t.SEED]
+        while len(chosen) < (1 if name == "torch_compile" else 3):
+            params = {k: rng.choice(v) for k, v in t.SPACE.items()}
+            if t.prune(params, H100, [t.dims(problem, s) for s in problem.shapes]) is None:
+                chosen.append(params)
+        shapes = list(problem.cpu_shapes)
+        if name == "gated_mlp":
+            chosen.append({**t.SEED, "fma_max_m": 4, "fma_gu_split": 2, "large_gateup": "cublas",
+                           "large_down": "triton"})
+            shapes += [{"M": 4, "HIDDEN": 64, "INTERMEDIATE": 96}, {"M": 300, "HIDDEN": 64, "INTERMEDIATE": 96}]
+        if name == "softmax":
+            chosen.append({**t.SEED, "variant": "online", "block_n": 1024})
+            shapes.append({"M": 3, "N": 2500})
+        if name == "torch_compile":
+            shapes = shapes[:1]
+        cases += [{"template": name, "problem": spec, "params": p, "shapes": shapes} for p in chosen]
+    return cases
+
+
+@pytest.fixture(scope="module")
+def interpreter_results(tmp_problems):
+    cases = _interpreter_cases(tmp_problems)
+    for case in cases:  # the worker loads problems by zoo name or by path
+        case["problem"] = tmp_problems[case["problem"]].path
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    out = subprocess.run([sys.executable, __file__], input=json.dumps(cases), capture_output=True, text=True,
+                         env=env, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(n for n in PROBLEM_OF if "cpu" in TEMPLATES[n].DEVICES))
+def test_sampled_points_match_the_reference_under_the_interpreter(name, interpreter_results):
+    rows = [r for r in interpreter_results if r["template"] == name]
+    assert rows
+    for r in rows:
+        assert r["error"] is None, f"{name} {r['params']} at {r['shape']}: {r['error']}"
+        assert r["rel_err"] <= r["tol"], f"{name} {r['params']} at {r['shape']}: relative error {r['rel_err']:.2e}"
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed here")
+def test_cuda_c_template_compiles_with_nvcc(tmp_path):
+    t = TEMPLATES["gemv_cuda"]
+    heavy = {"max_m": 8, "rows": 4, "warps": 8, "unroll": 2, "load": "__ldg"}
+    for i, params in enumerate([t.SEED, heavy]):
+        src = tmp_path / f"k{i}.cu"
+        src.write_text(t.cuda_source(params))
+        out = subprocess.run(["nvcc", "-cubin", "-arch=sm_90", "-o", str(tmp_path / f"k{i}.cubin"), str(src)],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert (tmp_path / f"k{i}.cubin").stat().st_size > 0
+
+
+@pytest.mark.parametrize("name", sorted(TEMPLATES))
+def test_mutation_and_crossover_stay_inside_the_space(name):
+    t = TEMPLATES[name]
+    rng = random.Random(1)
+    for _ in range(200):
+        a = {k: rng.choice(v) for k, v in t.SPACE.items()}
+        b = {k: rng.choice(v) for k, v in t.SPACE.items()}
+        child, how = mutate(t, a, rng, 0.3)
+        assert set(child) == set(t.SPACE) and all(child[k] in t.SPACE[k] for k in child)
+        if any(len(v) > 1 for v in t.SPACE.values()):
+            assert sum(child[k] != a[k] for k in a) == 1 and "->" in how
+        mixed = crossover(t, a, b, rng)
+        assert all(mixed[k] in t.SPACE[k] for k in t.SPACE)
+        for keys in t.GROUPS.values():
+            assert all(mixed[k] == a[k] for k in keys) or all(mixed[k] == b[k] for k in keys)
+
+
+def _propose(coder, problem, device, task="new", parents=(), seed=0):
+    ctx = CoderContext(problem=problem, device=device, hardware=H100 if device == "cuda" else None, task=task,
+                       parents=list(parents), rng=random.Random(seed))
+    return asyncio.run(coder.propose(ctx))
+
+
+def test_coder_proposes_seeds_then_samples_for_the_ffn():
+    problem = get_problem("llama3-8b-ffn")
+    coder = TemplateCoder()
+    assert [t.NAME for t in coder.matching_templates(problem, "cuda")] == ["gated_mlp", "gemv_cuda"]
+    assert [t.NAME for t in coder.matching_templates(problem, "cpu")] == ["gated_mlp"]
+    first = [_propose(coder, problem, "cuda", seed=i) for i in range(4)]
+    assert [(p.template, p.params) for p in first[:2]] == [("gated_mlp", TEMPLATES["gated_mlp"].SEED),
+                                                           ("gemv_cuda", TEMPLATES["gemv_cuda"].SEED)]
+    for p in first:
+        assert p.error is None and p.coder == "template" and "class ModelNew(Model)" in p.source
+        assert "note" not in p.meta
+    dims = [TEMPLATES[p.template].dims(problem, s) for s in problem.shapes]
+    assert all(TEMPLATES[p.template].prune(p.params, H100, dims) is None for p in first)
+    cpu = TemplateCoder()
+    assert {_propose(cpu, problem, "cpu", seed=i).template for i in range(10)} == {"gated_mlp"}
+
+
+def test_coder_improves_and_crosses_parents():
+    problem = get_problem("llama3-8b-ffn")
+    coder = TemplateCoder()
+    t = TEMPLATES["gated_mlp"]
+    seed = _propose(coder, problem, "cuda")
+    parent = CandidateView(id="c1", source=seed.source, template=seed.template, params=seed.params)
+    child = _propose(coder, problem, "cuda", "improve", [parent], seed=3)
+    assert child.error is None and child.template == "gated_mlp" and child.parents == ["c1"]
+    assert child.source != parent.source
+    assert sum(child.params[k] != parent.params[k] for k in t.SPACE) == 1
+    other_params = {**t.SEED, "small_block_n": 128, "small_warps": 8, "large_gateup": "cublas"}
+    other = CandidateView(id="c2", source=t.render(other_params, problem), template="gated_mlp", params=other_params)
+    mixed = _propose(coder, problem, "cuda", "crossover", [parent, other], seed=5)
+    assert mixed.error is None and set(mixed.parents) <= {"c1", "c2"} and mixed.template == "gated_mlp"
+
+
+def test_coder_says_so_for_an_unmatched_problem_and_offers_torch_compile(tmp_problems):
+    problem = tmp_problems["conv"]
+    coder = TemplateCoder()
+    note = coder.note(problem, "cuda")
+    assert note and "no kernel template matches" in note and "\n" not in note
+    proposal = _propose(coder, problem, "cuda")
+    assert proposal.template == FALLBACK and proposal.meta["note"] == note
+    assert "torch.compile" in proposal.source and "class Model(nn.Module)" in proposal.source
+    modes = {_propose(coder, problem, "cuda", seed=i).params["mode"] for i in range(12)}
+    assert modes == {"default", "max-autotune-no-cudagraphs"}
+    assert coder.note(get_problem("llama3-8b-rmsnorm"), "cuda") is None
+
+
+def test_features_are_numbers_that_tell_points_apart():
+    coder = TemplateCoder()
+    t = TEMPLATES["gated_mlp"]
+    a = coder.features("gated_mlp", t.SEED, {"M": 1})
+    b = coder.features("gated_mlp", {**t.SEED, "large_gateup": "cublas"}, {"M": 4096})
+    assert all(isinstance(v, float) for v in {**a, **b}.values())
+    assert a != b and a["M<=small_max_m"] == 1.0 and b["M<=small_max_m"] == 0.0 and a["M<=fma_max_m"] == 0.0
+
+
+def _run_cases(cases: list[dict]) -> list[dict]:
+    """The subprocess side: build each candidate and the reference at each CPU shape and compare."""
+    import torch
+
+    out = []
+    for case in cases:
+        problem = get_problem(case["problem"])
+        t = TEMPLATES[case["template"]]
+        for shape in case["shapes"]:
+            row = {"template": case["template"], "params": case["params"], "shape": shape, "error": None,
+                   "rel_err": None, "tol": problem.tolerance("cpu")}
+            try:
+                mod = problem.module(shape)
+                cand = load_source(t.render(case["params"], problem), "agentopt_candidate")
+                sys.modules[cand.__name__] = cand  # torch.compile looks the candidate's module up by name
+                torch.manual_seed(0)
+                ref = mod.Model(*mod.get_init_inputs())
+                new = cand.ModelNew(*mod.get_init_inputs())
+                new.load_state_dict(ref.state_dict(), strict=True)
+                if hasattr(new, "prepare"):
+                    new.prepare()
+                torch.manual_seed(1)
+                inputs = mod.get_inputs()
+                with torch.no_grad():
+                    want = ref(*inputs).double()
+                    got = new(*inputs)
+                assert got.shape == want.shape and got.dtype == torch.float32, (got.shape, got.dtype)
+                row["rel_err"] = ((got.double() - want).norm() / want.norm()).item()
+            except Exception as exc:  # reported to the test, which shows it
+                row["error"] = f"{type(exc).__name__}: {exc}"
+            out.append(row)
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(_run_cases(json.loads(sys.stdin.read()))))

@@ -1,0 +1,123 @@
+"""On a GPU: the whole gated-MLP template space for llama3-8b-ffn compiles and gives the right answer at the six
+GPU shapes, and every point of the CUDA C template compiles (NVRTC through CuPy) and is right at small M.
+
+The space is walked one parameter group at a time (each group sets one kernel's configuration; the others stay
+at the SEED), which reaches every kernel configuration of the space; points run in a pool of processes (spawn),
+each holding the reference outputs once, so the Triton and CuPy compiles go in parallel."""
+import concurrent.futures as cf
+import multiprocessing as mp
+import os
+from types import SimpleNamespace
+
+import pytest
+
+from agentopt.kernels.templates import TEMPLATES
+from agentopt.kernels.templates._base import points
+from agentopt.problems import get_problem, load_source
+
+pytestmark = pytest.mark.gpu
+PROBLEM = "llama3-8b-ffn"
+ALL_M = [1, 16, 64, 128, 1024, 4096]
+# the shapes that reach each group's kernels (the tiny groups are run with fma_max_m = 4; gemv: M=16 is cuBLAS's)
+SHAPES_OF_GROUP = {"dispatch": ALL_M, "tiny_gateup": [1], "tiny_down": [1], "small_gateup": [1, 16, 64, 128],
+                   "small_down": [1, 16, 64, 128], "large": [1024, 4096], "gemv": [1, 4, 16]}
+_WORKER: dict = {}
+
+
+def _hardware():
+    import torch
+
+    props = torch.cuda.get_device_properties(0)
+    return SimpleNamespace(smem_per_block_bytes=getattr(props, "shared_memory_per_block_optin", 232448))
+
+
+def _init_worker():
+    """Per process: the bf16 weights and, per shape, the input and the float32 reference output."""
+    import torch
+
+    problem = get_problem(PROBLEM)
+    mod = problem.module({"M": 1})
+    torch.manual_seed(0)
+    ref = mod.Model(*mod.get_init_inputs()).to("cuda")
+    _WORKER["state"] = {k: v.to(torch.bfloat16) for k, v in ref.state_dict().items()}
+    _WORKER["init"] = mod.get_init_inputs()
+    _WORKER["cases"] = {}
+    for m in ALL_M:
+        torch.manual_seed(m)
+        x = torch.randn(m, mod.HIDDEN, device="cuda").to(torch.bfloat16)
+        with torch.no_grad():
+            _WORKER["cases"][m] = (x, ref(x.float()).double())
+    del ref
+    torch.cuda.empty_cache()
+
+
+def _run_points(template: str, jobs: list[tuple[dict, list[int]]]) -> list[str]:
+    """Build, prepare and run each point at its shapes; the failures as sentences."""
+    import torch
+
+    problem = get_problem(PROBLEM)
+    t = TEMPLATES[template]
+    failures = []
+    for params, shapes in jobs:
+        try:
+            cand = load_source(t.render(params, problem), "agentopt_candidate")
+            with torch.device("meta"):
+                new = cand.ModelNew(*_WORKER["init"])
+            new = new.to(torch.bfloat16).to_empty(device="cuda")
+            new.load_state_dict(_WORKER["state"], strict=True)
+            new.prepare()
+            for m in shapes:
+                x, want = _WORKER["cases"][m]
+                with torch.no_grad():
+                    got = new(x)
+                torch.cuda.synchronize()
+                err = ((got.double() - want).norm() / want.norm()).item()
+                if not (got.dtype == torch.bfloat16 and err <= problem.tolerance("cuda")):
+                    failures.append(f"{template} {params} at M={m}: relative error {err:.3g}, dtype {got.dtype}")
+            del new
+        except Exception as exc:  # reported with the point that failed
+            failures.append(f"{template} {params}: {type(exc).__name__}: {str(exc)[:500]}")
+    return failures
+
+
+def _jobs(template: str) -> list[tuple[dict, list[int]]]:
+    """Every surviving point of each group (others at the SEED), with the shapes that reach it; equal sources
+    (a parameter the code does not use) are run once."""
+    t = TEMPLATES[template]
+    problem = get_problem(PROBLEM)
+    dims = [t.dims(problem, s) for s in problem.shapes]
+    hardware = _hardware()
+    seen, jobs = set(), []
+    for group, keys in t.GROUPS.items():
+        base = {**t.SEED, "fma_max_m": 4} if group.startswith("tiny") else t.SEED
+        for sub in points({k: t.SPACE[k] for k in keys}):
+            params = {**base, **sub}
+            if t.prune(params, hardware, dims) is not None:
+                continue
+            source = t.render(params, problem)
+            if source not in seen:
+                seen.add(source)
+                jobs.append((params, SHAPES_OF_GROUP[group]))
+    return jobs
+
+
+def _run_in_pool(template: str) -> tuple[int, list[str]]:
+    jobs = _jobs(template)
+    workers = max(1, min(12, (os.cpu_count() or 2) - 2))
+    chunks = [jobs[i::workers * 4] for i in range(workers * 4)]
+    with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker) as pool:
+        failures = [f for part in pool.map(_run_points, [template] * len(chunks), chunks) for f in part]
+    return len(jobs), failures
+
+
+def test_whole_gated_mlp_space_compiles_and_is_right_at_the_gpu_shapes():
+    count, failures = _run_in_pool("gated_mlp")
+    assert count > 100
+    assert not failures, f"{len(failures)} of {count} points failed:\n" + "\n".join(failures[:20])
+
+
+def test_every_cuda_c_point_compiles_and_is_right_at_small_m():
+    pytest.importorskip("cupy", reason="CuPy is not installed here")
+    count, failures = _run_in_pool("gemv_cuda")
+    assert count > 10
+    assert not failures, f"{len(failures)} of {count} points failed:\n" + "\n".join(failures[:20])
