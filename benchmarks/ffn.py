@@ -88,7 +88,11 @@ def main() -> None:
     for shape in problem.shapes:
         model, inputs = build(problem, shape, dtype)
         model._init_inputs = problem.module(shape).get_init_inputs()
-        fast = candidate_module(args.candidate, model) if args.candidate else library.bind(model)
+        if args.candidate:
+            fast = candidate_module(args.candidate, model)
+        else:
+            fast = library
+            fast.load_state_dict(model.state_dict())
         with torch.no_grad():
             ref = model(*inputs).float()
             out = fast(*inputs).float()
@@ -117,9 +121,11 @@ def main() -> None:
         if "max_autotune" in med:
             row["speedup_vs_max_autotune"] = med["max_autotune"] / med["agentopt"]
             row["speedup_vs_compile_default"] = med["compile_default"] / med["agentopt"]
+        if library is not None:  # which library kernel served this shape ("eager" means none did)
+            row["served_by"] = (library.kernel_for(*inputs).name if library.kernel_for(*inputs) else "eager")
         rows.append(row)
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
-        del model, fast, variants
+        del model, variants
         torch.cuda.empty_cache()
 
     payload = {"problem": problem.name, "gpu": torch.cuda.get_device_name(0), "torch": torch.__version__,

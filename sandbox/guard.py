@@ -81,6 +81,9 @@ FORBIDDEN_CALLS: dict[str, str] = {
 
 STREAM_MAKERS = frozenset({"Stream", "stream", "ExternalStream", "set_stream"})
 STREAM_SYNCS = frozenset({"wait_stream", "synchronize", "wait_event"})
+# `ExternalStream(torch.cuda.current_stream().cuda_stream)` wraps the caller's own stream (how CuPy kernels launch
+# in order with torch's work): no new stream, nothing to join.
+CURRENT_STREAM = "torch.cuda.current_stream"
 
 
 def check_source(source: str) -> list[str]:
@@ -133,7 +136,7 @@ class _Guard:
             elif isinstance(node, ast.Call):
                 self._call(node)
                 name = node.func.attr if isinstance(node.func, ast.Attribute) else None
-                if name in STREAM_MAKERS:
+                if name in STREAM_MAKERS and not self._wraps_current_stream(node):
                     streams.append((node.lineno, self._dotted(node.func) or name))
                 synced = synced or name in STREAM_SYNCS
             elif isinstance(node, ast.Attribute):
@@ -151,6 +154,15 @@ class _Guard:
         seen: set[tuple[int, str]] = set()
         return [f"line {line}: {text}" for line, text in sorted(self.out)
                 if not ((line, text) in seen or seen.add((line, text)))]
+
+    def _wraps_current_stream(self, node: ast.Call) -> bool:
+        """`ExternalStream(torch.cuda.current_stream().cuda_stream)`, the handle given positionally or as ptr=."""
+        if node.func.attr != "ExternalStream":
+            return False
+        handles = node.args[:1] or [k.value for k in node.keywords if k.arg == "ptr"]
+        handle = handles[0] if handles else None
+        return (isinstance(handle, ast.Attribute) and handle.attr == "cuda_stream"
+                and isinstance(handle.value, ast.Call) and self._dotted(handle.value.func) == CURRENT_STREAM)
 
     def _add(self, line: int, text: str) -> None:
         self.out.append((line, text))

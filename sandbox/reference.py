@@ -8,6 +8,7 @@ dict to a file, so that workers load the weights instead of building them again.
 from __future__ import annotations
 
 import os
+import signal
 from typing import Any
 
 from . import wire
@@ -107,6 +108,7 @@ class _Reference:
 
 def main(conn, problem, device: str, dtype_name: str, weight_seed: int, weights_dir: str) -> None:
     """The reference process: answer {"cmd": "prepare"} and {"cmd": "ref", "shape", "seed", "heavy"} until EOF."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the judge's to handle: it ends this process
     ref = None
     while True:
         try:

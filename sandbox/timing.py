@@ -2,7 +2,7 @@
 
 Every repetition gets inputs never seen before (so remembering answers buys nothing): at positions the judge drew,
 the inputs of a judge seed (those outputs go back to the judge, who compares them with the reference); elsewhere
-the timing inputs times fresh factors in [0.99, 1.01]. Every repetition's candidate output is also compared with
+the timing inputs times fresh factors in [0.5, 1.5]. Every repetition's candidate output is also compared with
 the baseline's output on the same inputs (relative difference, kept on the device, read once at the end).
 CUDA: warm-up, then alternating candidate / baseline calls, each between two CUDA events with the L2 flushed
 before it (a buffer of twice the L2 is zeroed), repetitions from rep_ms bounded by min_reps / max_reps; then a

@@ -11,6 +11,7 @@ import faulthandler
 import hashlib
 import importlib.util
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -26,10 +27,11 @@ WARM_SEED = 12345  # inputs of the compile call: not a judge seed, nothing is ch
 # Replacing any of these (compared by identity) is tampering with the harness.
 WATCHED = (
     "torch.cuda.synchronize", "torch.cuda.Event", "torch.cuda.Event.record", "torch.cuda.Event.elapsed_time",
-    "torch.cuda.Event.synchronize", "torch.cuda.current_stream", "torch.cuda.Stream", "torch.cuda.empty_cache",
+    "torch.cuda.Event.synchronize", "torch.cuda.current_stream", "torch.cuda.Stream", "torch.cuda.Stream.query",
+    "torch.cuda.empty_cache",
     "time.perf_counter", "time.perf_counter_ns", "time.time", "time.monotonic", "threading.active_count",
     "torch.allclose", "torch.equal", "torch.isfinite", "torch.isnan", "torch.testing.assert_close",
-    "torch.manual_seed", "torch.randn", "torch.full", "torch.empty", "torch.load",
+    "torch.manual_seed", "torch._disable_dynamo", "torch.randn", "torch.full", "torch.empty", "torch.load",
     "torch.Tensor.clone", "torch.Tensor.copy_", "torch.Tensor.fill_", "torch.Tensor.to", "torch.Tensor.cpu",
     "torch.Tensor.contiguous", "torch.Tensor.view", "torch.Tensor.numpy", "torch.Tensor.__eq__",
     "torch.Tensor.data_ptr", "torch.Tensor.untyped_storage", "torch.nn.Module.__call__",
@@ -91,11 +93,12 @@ class Worker:
         self.clock = time.perf_counter
         self.refs, self.news, self.out_nbytes = {}, {}, {}
         self.candidate = None
+        self.pool = None  # torch's side streams, listed on first use
         self.phase = "import"
 
     # ----- defences that run after every step -----
     def guard_state(self) -> None:
-        changed = [n for n, v in snapshot().items() if self.watch.get(n, v) is not v]
+        changed = [n for n, v in snapshot().items() if self.watch.get(n, v) is not v and not self.torchs_own(n, v)]
         if changed:
             raise Failure("rejected", f"the candidate replaced {', '.join(sorted(changed)[:6])} (tampering with "
                           "the harness or torch is not allowed)")
@@ -112,6 +115,17 @@ class Worker:
             raise Failure("rejected", f"the candidate left {threading.active_count() - self.threads} thread(s) "
                           "running; do all work in forward on the caller's thread and stream")
 
+    def torchs_own(self, name: str, new) -> bool:
+        """torch's own patch: importing torch._dynamo (torch.compile's first call) replaces torch.manual_seed by
+        torch._disable_dynamo's wrapper around the original."""
+        old, disable = self.watch.get(name), self.watch["torch._disable_dynamo"]
+        if name != "torch.manual_seed" or disable is None or not callable(old):
+            return False
+        code = getattr(new, "__code__", None)
+        if code is None or code is not getattr(disable(old), "__code__", False) or "fn" not in code.co_freevars:
+            return False
+        return new.__closure__[code.co_freevars.index("fn")].cell_contents is old
+
     def global_hooks(self) -> dict[str, int]:
         table = self.torch.nn.modules.module
         return {n: len(getattr(table, n, None) or ()) for n in GLOBAL_HOOKS}
@@ -120,26 +134,46 @@ class Worker:
         c = self.torch._C
         return sum(getattr(c, f, lambda: 0)() for f in ("_len_torch_function_stack", "_len_torch_dispatch_stack"))
 
-    def pending_work(self, label: str) -> None:
-        """Work still running on another stream once forward's stream finished means hidden, untimed work."""
+    def side_streams(self) -> list:
+        """Every stream of torch's stream pool (torch.cuda.Stream() hands them out round-robin, 32 per priority):
+        a candidate's side stream made through torch is one of them."""
+        if self.pool is None:
+            torch = self.torch
+            least, greatest = torch.cuda.Stream.priority_range()
+            found = {}
+            for priority in range(least, greatest - 1, -1):
+                for _ in range(64):  # twice round the pool: every stream whatever the round-robin's position
+                    s = torch.cuda.Stream(priority=priority)
+                    found.setdefault(s.cuda_stream, s)
+            self.pool = list(found.values())
+        return self.pool
+
+    def pending_work(self, label: str, caller) -> None:
+        """Called right after forward returned, before anything synchronises: wait for the caller's stream only,
+        then see whether the device still has work. Work still running then was left on another stream: the
+        caller's CUDA events never saw it (it escapes the timing, or slows the baseline timed next)."""
         torch = self.torch
-        if self.device != "cuda":
-            return
+        if torch.cuda.current_stream() != caller:
+            raise Failure("rejected", f"shape {label}: forward returned with another current CUDA stream than "
+                          "the caller's; restore it (use `with torch.cuda.stream(...)`) and join your streams")
         done = torch.cuda.Event()
-        done.record()
+        done.record(caller)
         done.synchronize()
+        busy = sum(not s.query() for s in self.side_streams())
         t0 = self.clock()
         torch.cuda.synchronize()
         waited = (self.clock() - t0) * 1e3
-        if waited > self.spec["pending_work_ms"]:
-            raise Failure("rejected", f"shape {label}: device work kept running {waited:.2f} ms after forward's "
-                          "stream finished (another CUDA stream not joined to the caller's stream)")
+        if busy or waited > self.spec["pending_work_ms"]:
+            what = f"{busy} stream(s) of torch's pool still busy" if busy else f"the device busy {waited:.2f} ms more"
+            raise Failure("rejected", f"shape {label}: work left running on another stream after forward returned "
+                          f"({what} once the caller's stream finished); make the caller's stream wait for it "
+                          "(`torch.cuda.current_stream().wait_stream(side)`) before returning")
 
     # ----- compile phase -----
     def load(self) -> None:
+        source = self.spec["source"]
         self.threads = threading.active_count()
         self.watch, self.hooks, self.modes = snapshot(), self.global_hooks(), self.active_modes()
-        source = self.spec["source"]
         folder = tempfile.mkdtemp(prefix="agentopt-cand-")
         path = os.path.join(folder, f"candidate_{hashlib.sha256(source.encode()).hexdigest()[:12]}.py")
         with open(path, "w") as f:
@@ -220,14 +254,22 @@ class Worker:
         blocks = [torch.full((self.out_nbytes[i],), 255, dtype=torch.uint8, device=self.device) for _ in range(2)]
         del blocks
 
-    def call(self, i: int, inputs: list, poison: bool = True):
+    def call(self, i: int, inputs: list, poison: bool = True, probe: bool = False):
+        """One forward, then the device synchronised; probe: first look for work left on other streams."""
         torch = self.torch
         if poison:
             self.poison(i)
         try:
+            caller = torch.cuda.current_stream() if self.device == "cuda" else None
+            if probe and caller is not None:
+                self.side_streams()  # listed before forward: the probe after it must be quick
             with torch.no_grad():
                 out = self.news[group_key(self.modules[i])](*inputs)
+            if probe and caller is not None:
+                self.pending_work(self.label(i), caller)
             self.sync()
+        except Failure:
+            raise
         except Exception as exc:
             traceback.print_exc()
             raise self.classify(exc, f"shape {self.label(i)}: forward raised")
@@ -270,8 +312,7 @@ class Worker:
         clones = [x.clone() if isinstance(x, torch.Tensor) else x for x in inputs]
         outs = []
         for _ in range(msg.get("runs", 1)):
-            out = self.call(i, inputs)
-            self.pending_work(self.label(i))
+            out = self.call(i, inputs, probe=True)
             self.check_output(i, out, inputs)
             outs.append(out.detach().to("cpu"))
             del out
@@ -295,7 +336,7 @@ class Worker:
                 if isinstance(dst, torch.Tensor):
                     dst.copy_(src)
                     if j is None and dst.is_floating_point():  # contents never seen before
-                        dst.mul_(torch.empty_like(dst).uniform_(0.99, 1.01))
+                        dst.mul_(torch.empty_like(dst).uniform_(0.5, 1.5))
 
         def run(model):
             with torch.no_grad():
@@ -327,6 +368,7 @@ class Worker:
 
 def main(conn, spec: dict, log_path: str) -> None:
     """Entry point of the worker process (started by the evaluator through the forkserver)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the judge's to handle: it ends this process
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -335,6 +377,7 @@ def main(conn, spec: dict, log_path: str) -> None:
     faulthandler.enable()
     if spec["device"] == "cpu":
         os.environ["TRITON_INTERPRET"] = "1"
+    os.environ["TORCHINDUCTOR_COMPILE_THREADS"] = "1"  # torch.compile compiles in this thread: no pool left running
     try:
         import triton  # noqa: F401  (before the candidate: its import must not pay for it, nor patch it first)
     except ImportError:

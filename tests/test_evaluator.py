@@ -74,6 +74,34 @@ def test_honest_candidates_are_ok_with_a_score(problem, candidate):
     assert evaluation.compile.ok and evaluation.compile.error is None
 
 
+def test_a_torch_compile_candidate_is_ok():
+    from agentopt.kernels.templates import TEMPLATES
+
+    problem, template = get_problem("llama3-8b-rmsnorm"), TEMPLATES["torch_compile"]
+    with Evaluator(problem, device="cpu", config=FAST) as ev:
+        evaluation = ev.evaluate(template.render(template.SEED, problem))
+    assert_ok(evaluation, len(problem.cpu_shapes))
+
+
+def test_ctrl_c_is_left_to_the_judge(rms):
+    """Ctrl-C reaches the whole process group: the reference and the workers ignore it, the judge ends them."""
+    import multiprocessing
+    import os
+    import signal
+    import time
+
+    pending = rms.start((CANDIDATES / "rmsnorm_torch.py").read_text())
+    while not os.path.exists(pending.log_path):  # the worker's entry point opens it (after setting its handlers)
+        time.sleep(0.01)
+    children = multiprocessing.active_children()
+    assert pending.proc in children and len(children) >= 2  # the worker and the reference process
+    for child in children:
+        os.kill(child.pid, signal.SIGINT)
+    evaluation = rms.finish(pending)
+    assert_ok(evaluation, 3)
+    assert "KeyboardInterrupt" not in evaluation.compile.log
+
+
 def test_start_then_finish_overlaps_candidates(rms):
     honest = (CANDIDATES / "rmsnorm_torch.py").read_text()
     first, second = rms.start(honest), rms.start(honest)
@@ -158,6 +186,9 @@ def test_hard_exits_and_segfaults_are_crashes(rms_unguarded, prelude, forward, w
     ("import torch\ntorch.allclose = lambda *a, **k: True\n", "return self.reference(x)", "torch.allclose"),
     ("import threading\n", "threading.Thread(target=__import__('time').sleep, args=(30,), daemon=True).start()\n"
      "return self.reference(x)", "thread"),
+    # dressed as torch._dynamo's own wrapper of manual_seed (which torch.compile's first call installs), but a spy
+    ("import torch\nseen = []\nw = torch._disable_dynamo(seen.append)\nw.__wrapped__ = torch.manual_seed\n"
+     "torch.manual_seed = w\n", "return self.reference(x)", "torch.manual_seed"),
 ])
 def test_runtime_tampering_is_rejected_without_the_static_guard(rms_unguarded, prelude, forward, words):
     evaluation = rms_unguarded.evaluate(rmsnorm(forward, prelude))

@@ -176,6 +176,30 @@ def test_guard_lets_honest_candidates_through(source):
     assert check_source(source) == []
 
 
+def _gemv_cuda_candidate() -> str:
+    """The template coder's CUDA C candidate for llama3-8b-ffn: CuPy kernels launched on torch's current stream."""
+    from agentopt.kernels.templates import TEMPLATES
+    from agentopt.problems import get_problem
+
+    template = TEMPLATES["gemv_cuda"]
+    return template.render(template.SEED, get_problem("llama3-8b-ffn"))
+
+
+def test_guard_lets_cupy_launch_on_torchs_current_stream():
+    source = _gemv_cuda_candidate()
+    assert "cupy.cuda.ExternalStream(torch.cuda.current_stream().cuda_stream)" in source
+    assert check_source(source) == []
+
+
+@pytest.mark.parametrize("stream", ["cupy.cuda.Stream()", "cupy.cuda.ExternalStream(side.cuda_stream)",
+                                    "cupy.cuda.ExternalStream(torch.cuda.Stream().cuda_stream)"])
+def test_guard_rejects_cuda_c_on_a_stream_never_joined(stream):
+    source = _gemv_cuda_candidate().replace(
+        "cupy.cuda.ExternalStream(torch.cuda.current_stream().cuda_stream)", stream)
+    assert stream in source
+    assert any("never synchronises it" in f for f in check_source(source))
+
+
 def test_guard_leaves_syntax_errors_to_the_evaluator():
     assert check_source("def forward(self, x:\n    return x\n") == []
 

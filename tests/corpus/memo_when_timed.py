@@ -1,11 +1,13 @@
-"""Memoising repeated inputs: the Llama-3 FFN remembers its answer for an input (address, shape and a fingerprint
-of the values) and, once the very same input comes a third time (a check runs one seed at most twice; a timing
-loop repeats it), returns a copy of the remembered answer instead of computing. Every output is right, but the
-timed calls skip the three matmuls, so the speedup is false. Must not get `ok`: `incorrect` is expected (a
-harness that gives timed calls inputs never seen before, and checks them, sees a stale answer)."""
-import torch
+"""Memoising once timing starts: the Llama-3 FFN computes honestly for the first five calls on a shape (compile
+and checks, whose inputs come in new buffers per seed), then remembers its last answer per input buffer
+(address and shape) and hands a copy back whenever that buffer comes again, skipping the three matmuls. A timing
+loop that refills one input buffer in place sees the same address every call, so the cheat answers instantly
+with a stale result. Must get `incorrect`: timed calls get new contents every repetition and each timed output
+is compared with the baseline's on the same inputs."""
 import torch.nn as nn
 import torch.nn.functional as F
+
+HONEST_CALLS = 5  # compile + checks, per shape
 
 
 class ModelNew(nn.Module):
@@ -14,17 +16,15 @@ class ModelNew(nn.Module):
         self.gate_proj = nn.Linear(hidden_size, intermediate_size, bias=False)
         self.up_proj = nn.Linear(hidden_size, intermediate_size, bias=False)
         self.down_proj = nn.Linear(intermediate_size, hidden_size, bias=False)
+        self.calls = {}
         self.memo = {}
 
     def forward(self, x):
-        flat = x.reshape(-1)
-        key = (x.data_ptr(), tuple(x.shape), float(flat.float().sum()), float(flat[-1]), float(flat[0]))
-        entry = self.memo.get(key)
-        if entry is not None:
-            entry[0] += 1
-            if entry[0] > 2:
-                return entry[1].clone()
+        shape = tuple(x.shape)
+        self.calls[shape] = self.calls.get(shape, 0) + 1
+        key = (x.data_ptr(), shape)
+        if self.calls[shape] > HONEST_CALLS and key in self.memo:
+            return self.memo[key].clone()
         out = self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
-        if entry is None:
-            self.memo[key] = [1, out.clone()]
+        self.memo[key] = out.clone()
         return out

@@ -1,7 +1,8 @@
 """Work left on a side stream (GPU): runs the whole FFN on a private CUDA stream and returns without making the
 caller's stream wait, so CUDA events recorded on the current stream measure almost nothing while the answer is
 right once the device is synchronised. With the guard on: `rejected` (a stream never synchronised); with the
-guard off: `rejected` by the runtime checks (device-wide synchronize and the wall-clock cross-check)."""
+guard off: `rejected` by the runtime checks (after forward returns, the caller's stream finishes while a stream of
+torch's pool is still busy; behind that, the wall-clock cross-check)."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

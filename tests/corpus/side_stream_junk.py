@@ -1,8 +1,9 @@
 """Slowing the baseline from a side stream (GPU): an honest RMSNorm on the caller's stream, followed by about
 20 us of junk memory traffic (a 32 MB copy) launched on a private stream that is never joined. The candidate's
 own CUDA events see only its honest work; the junk overlaps the baseline's next call and slows it, and 20 us per
-call stays inside the wall-clock cross-check's 50 us slack. Must get `rejected` (device work still running after
-forward's stream finished)."""
+call stays inside the wall-clock cross-check's 50 us slack. With the guard on: `rejected` (a stream never
+synchronised); with the guard off: `rejected` too (the copy's stream, one of torch's pool, is still busy once the
+caller's stream has finished)."""
 import torch
 import torch.nn as nn
 
