@@ -24,6 +24,7 @@ class EvalConfig(BaseModel):
     weight_seed: int = 0  # torch.manual_seed before Model(*get_init_inputs()): the same weights in every process
     pending_work_ms: float = 0.5  # device work still running this long after forward's stream finished: rejected
     wallclock_calls: int = 20  # back-to-back calls per shape in the wall-clock cross-check (fewer if reps are fewer)
+    wallclock_mb: int = 2048  # the cross-check's fresh inputs and kept outputs stay within this (at least 3 calls)
 
 
 class PlanConfig(BaseModel):

@@ -1,9 +1,10 @@
 """The template coder: candidates from kernel templates (agentopt.kernels.templates) and parameter sampling, no LLM.
 
-"new" draws a fresh point of a matching template (each template's SEED first), "improve" mutates the parent's
-point (one parameter resampled, or a structural variant switched), "crossover" takes each independent parameter
-group from one of two parents of the same template. Points that cannot fit the GPU are pruned before anything
-is compiled; a problem that no kernel template matches gets torch.compile candidates and a one-line note.
+"new" draws a fresh point of a matching template (each template's SEED first, then each parameter group drawn
+or kept at the SEED), "improve" mutates the parent's point (one parameter resampled, or a structural variant
+switched), "crossover" takes each independent parameter group from one of two parents of the same template.
+Points that cannot fit the GPU are pruned before anything is compiled; a problem that no kernel template
+matches gets torch.compile candidates and a one-line note.
 """
 from __future__ import annotations
 
@@ -115,7 +116,7 @@ class TemplateCoder:
         reasons: dict[str, str] = {}
         for _ in range(self.config.max_tries):
             t = rng.choice(templates)
-            params = sample(t.SPACE, rng)
+            params = draw(t, rng)
             why = self._fits(t, params, ctx)
             if why is None:
                 return self._proposal(t, params, ctx, [], "sampled")
@@ -143,6 +144,16 @@ class TemplateCoder:
                 if proposal.source not in (a.source, b.source):
                     return proposal
         return self._mutate(ctx, a)
+
+
+def draw(template: ModuleType, rng: random.Random) -> dict[str, Any]:
+    """A fresh point: each parameter group drawn at random, or kept at the SEED, with even odds. Large spaces
+    (the CUDA C template carries the gated-MLP paths) are mostly points that cannot fit when drawn uniformly."""
+    out = dict(template.SEED)
+    for keys in template.GROUPS.values():
+        if rng.random() < 0.5:
+            out.update(sample({k: template.SPACE[k] for k in keys}, rng))
+    return out
 
 
 def mutate(template: ModuleType, params: dict[str, Any], rng: random.Random,

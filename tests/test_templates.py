@@ -131,9 +131,11 @@ def test_pruning_gives_reasons_a_person_can_act_on(tmp_problems):
     t = TEMPLATES["gated_mlp"]
     problem = tmp_problems["llama3-8b-ffn"]
     dims = [t.dims(problem, s) for s in problem.shapes]
-    big = {**t.SEED, "small_block_m": 128, "small_block_n": 128, "small_block_k": 64, "small_warps": 4}
+    big = {**t.SEED, "small_block_m": 128, "small_block_n": 128, "small_block_k": 64, "small_warps": 4,
+           "small_stages": 3}
     assert "registers" in t.prune(big, H100, dims)
-    smem = {**t.SEED, "large_block_m": 128, "large_block_n": 256, "large_warps": 8, "large_stages": 4}
+    smem = {**t.SEED, "large_gateup": "triton", "large_block_m": 128, "large_block_n": 256, "large_warps": 8,
+            "large_stages": 4}
     assert "shared memory" in t.prune(smem, H100, dims) or "registers" in t.prune(smem, H100, dims)
     assert t.prune(smem, None, dims) is None  # the interpreter runs anything
     assert "GPU" in TEMPLATES["gemv_cuda"].prune(TEMPLATES["gemv_cuda"].SEED, None, [])
@@ -194,7 +196,7 @@ def test_sampled_points_match_the_reference_under_the_interpreter(name, interpre
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed here")
 def test_cuda_c_template_compiles_with_nvcc(tmp_path):
     t = TEMPLATES["gemv_cuda"]
-    heavy = {"max_m": 8, "rows": 4, "warps": 8, "unroll": 2, "load": "__ldg"}
+    heavy = {**t.SEED, "max_m": 8, "rows": 4, "warps": 8, "gu_kw": 2, "down_kw": 8, "unroll": 2, "load": "__ldg"}
     for i, params in enumerate([t.SEED, heavy]):
         src = tmp_path / f"k{i}.cu"
         src.write_text(t.cuda_source(params))
@@ -236,7 +238,7 @@ def test_coder_proposes_seeds_then_samples_for_the_ffn():
     assert [(p.template, p.params) for p in first[:2]] == [("gated_mlp", TEMPLATES["gated_mlp"].SEED),
                                                            ("gemv_cuda", TEMPLATES["gemv_cuda"].SEED)]
     for p in first:
-        assert p.error is None and p.coder == "template" and "class ModelNew(Model)" in p.source
+        assert p.error is None and p.coder == "template" and "class ModelNew(" in p.source
         assert "note" not in p.meta
     dims = [TEMPLATES[p.template].dims(problem, s) for s in problem.shapes]
     assert all(TEMPLATES[p.template].prune(p.params, H100, dims) is None for p in first)

@@ -1,5 +1,5 @@
 """On a GPU: the whole gated-MLP template space for llama3-8b-ffn compiles and gives the right answer at the six
-GPU shapes, and every point of the CUDA C template compiles (NVRTC through CuPy) and is right at small M.
+GPU shapes, and every value of each CUDA C template parameter compiles (NVRTC through CuPy) and is right at small M.
 
 The space is walked one parameter group at a time (each group sets one kernel's configuration; the others stay
 at the SEED), which reaches every kernel configuration of the space; points run in a pool of processes (spawn),
@@ -42,7 +42,7 @@ def _init_worker():
     _WORKER["state"] = {k: v.to(torch.bfloat16) for k, v in ref.state_dict().items()}
     _WORKER["init"] = mod.get_init_inputs()
     _WORKER["cases"] = {}
-    for m in ALL_M:
+    for m in sorted({*ALL_M, *SHAPES_OF_GROUP["gemv"]}):
         torch.manual_seed(m)
         x = torch.randn(m, mod.HIDDEN, device="cuda").to(torch.bfloat16)
         with torch.no_grad():
@@ -90,8 +90,7 @@ def _jobs(template: str) -> list[tuple[dict, list[int]]]:
     seen, jobs = set(), []
     for group, keys in t.GROUPS.items():
         base = {**t.SEED, "fma_max_m": 4} if group.startswith("tiny") else t.SEED
-        for sub in points({k: t.SPACE[k] for k in keys}):
-            params = {**base, **sub}
+        for params in _group_points(template, group, base, keys):
             if t.prune(params, hardware, dims) is not None:
                 continue
             source = t.render(params, problem)
@@ -99,6 +98,19 @@ def _jobs(template: str) -> list[tuple[dict, list[int]]]:
                 seen.add(source)
                 jobs.append((params, SHAPES_OF_GROUP[group]))
     return jobs
+
+
+def _group_points(template: str, group: str, base: dict, keys: list[str]) -> list[dict]:
+    """Every point of a group; for the CUDA C kernels (thousands of NVRTC compiles) each value of each parameter
+    once, two heavy corners, and nothing of the other groups (the gated-MLP template's paths, tested above)."""
+    t = TEMPLATES[template]
+    if template != "gemv_cuda":
+        return [{**base, **sub} for sub in points({k: t.SPACE[k] for k in keys})]
+    if group != "gemv":
+        return []
+    corners = [{"max_m": 8, "rows": 4, "warps": 8, "unroll": 2, "gu_kw": 2, "down_kw": 8},
+               {"max_m": 8, "rows": 1, "warps": 2, "unroll": 4, "gu_kw": 2, "down_kw": 2, "load": "__ldg"}]
+    return [{**base, k: v} for k in keys for v in t.SPACE[k]] + [{**base, **c} for c in corners]
 
 
 def _run_in_pool(template: str) -> tuple[int, list[str]]:
@@ -116,7 +128,7 @@ def test_whole_gated_mlp_space_compiles_and_is_right_at_the_gpu_shapes():
     assert not failures, f"{len(failures)} of {count} points failed:\n" + "\n".join(failures[:20])
 
 
-def test_every_cuda_c_point_compiles_and_is_right_at_small_m():
+def test_every_cuda_c_parameter_value_compiles_and_is_right_at_small_m():
     pytest.importorskip("cupy", reason="CuPy is not installed here")
     count, failures = _run_in_pool("gemv_cuda")
     assert count > 10

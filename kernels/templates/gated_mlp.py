@@ -24,7 +24,7 @@ DEVICES = ("cuda", "cpu")
 SPACE: dict[str, list] = {
     # dispatch by M (thresholds are parameters too)
     "fma_max_m": [0, 1, 4],
-    "small_max_m": [128, 256],
+    "small_max_m": [0, 16, 64, 128, 256],  # 0: cuBLAS (the large path) from fma_max_m up
     # tiny M: CUDA-core GEMV, gate-up then down
     "fma_block_n": [16, 32, 64],
     "fma_block_k": [256, 512],
@@ -40,6 +40,7 @@ SPACE: dict[str, list] = {
     "small_block_m": [32, 64, 128],
     "small_block_n": [32, 64, 128],
     "small_block_k": [64, 128, 256],
+    "small_gu_split": [1, 2, 4],  # > 1: float32 partials that the down kernel sums and puts through SwiGLU
     "small_warps": [4, 8],
     "small_stages": [3, 4, 5],
     "small_down_block_m": [64, 128],
@@ -58,7 +59,7 @@ SPACE: dict[str, list] = {
     "large_warps": [4, 8],
     "large_stages": [3, 4],
 }
-STRUCTURAL = ("fma_max_m", "small_max_m", "fma_gu_split", "large_gateup", "large_down")
+STRUCTURAL = ("fma_max_m", "small_max_m", "fma_gu_split", "small_gu_split", "large_gateup", "large_down")
 
 
 def _group(prefix: str) -> list[str]:
@@ -69,16 +70,19 @@ def _group(prefix: str) -> list[str]:
 # Parameter groups that can vary one at a time: each sets one kernel's configuration (tests vary them so).
 GROUPS = {"dispatch": ["fma_max_m", "small_max_m"], "tiny_gateup": _group("fma_"), "tiny_down": _group("fma_down_"),
           "small_gateup": _group("small_"), "small_down": _group("small_down_"), "large": _group("large_")}
-# A point expected to do well on an H100/H200 (a probe on an H200 found tensor cores best even at M=1: BLOCK_M 16,
-# gate-up tiles 128x64 at 4 stages, down tiles 64x128 split 4); the coder proposes it first.
-SEED = {"fma_max_m": 0, "small_max_m": 128,
+# The fastest point of a tuning run on an H200 (benchmarks/tune_templates.py, docs/PERF_NOTES.md); the coder
+# proposes it first. Tensor cores even at M=1 (BLOCK_M 16): gate-up tiles 64x64 (BLOCK_M 128 so that M=128 reads
+# the weights once) at 5 stages, down tiles 64x128 split 4; from M=128 on cuBLAS over [gate; up] beat Triton's
+# streaming (117 us against 131 at M=128) and the fused Triton GEMM (527 against 560 us at M=1024).
+SEED = {"fma_max_m": 0, "small_max_m": 64,
         "fma_block_n": 32, "fma_block_k": 256, "fma_gu_split": 1, "fma_warps": 4, "fma_stages": 2,
         "fma_down_block_n": 32, "fma_down_block_k": 256, "fma_down_split": 8, "fma_down_warps": 4,
         "fma_down_stages": 2,
-        "small_block_m": 64, "small_block_n": 128, "small_block_k": 64, "small_warps": 4, "small_stages": 4,
+        "small_block_m": 128, "small_block_n": 64, "small_block_k": 64, "small_gu_split": 1, "small_warps": 8,
+        "small_stages": 5,
         "small_down_block_m": 64, "small_down_block_n": 64, "small_down_block_k": 128, "small_down_split": 4,
-        "small_down_warps": 4, "small_down_stages": 4,
-        "large_gateup": "triton", "large_down": "cublas", "large_block_m": 128, "large_block_n": 128,
+        "small_down_warps": 4, "small_down_stages": 3,
+        "large_gateup": "cublas", "large_down": "cublas", "large_block_m": 128, "large_block_n": 128,
         "large_block_k": 64, "large_group_m": 8, "large_warps": 8, "large_stages": 3}
 
 _PROJ = ("gate_proj.weight", "up_proj.weight", "down_proj.weight")
@@ -149,7 +153,8 @@ def prune(params: dict[str, Any], hardware, shapes: list[dict[str, int]]) -> str
                         bm, 2, d["N"], d["K"], False),
                        ("tiny down", ("fma_down_block_n", "fma_down_block_k", "fma_down_split", "fma_down_warps",
                                       "fma_down_stages"), bm, 1, d["K"], d["N"], False)]
-        checks += [("small gate-up", ("small_block_n", "small_block_k", 1, "small_warps", "small_stages"),
+        checks += [("small gate-up",
+                    ("small_block_n", "small_block_k", "small_gu_split", "small_warps", "small_stages"),
                     p["small_block_m"], 2, d["N"], d["K"], True),
                    ("small down", ("small_down_block_n", "small_down_block_k", "small_down_split", "small_down_warps",
                                    "small_down_stages"), p["small_down_block_m"], 1, d["K"], d["N"], True)]
@@ -157,9 +162,29 @@ def prune(params: dict[str, Any], hardware, shapes: list[dict[str, int]]) -> str
             why = _check_stream(what, p, keys, bm, accs, n, k, d, cap, dot)
             if why:
                 return why
+        why = _check_parts(p, d, cap)
+        if why:
+            return why
         why = _prune_large(p, d, cap)
         if why:
             return why
+    return None
+
+
+def _check_parts(p: dict[str, Any], d: dict[str, int], smem_cap: int) -> str | None:
+    """The small down kernel loading the gate-up kernel's float32 partials: 2 x split tiles of BM x BK a step."""
+    split = p["small_gu_split"]
+    if split == 1:
+        return None
+    bm, bn, bk, stages = (p[k] for k in ("small_down_block_m", "small_down_block_n", "small_down_block_k",
+                                         "small_down_stages"))
+    smem = stages * (2 * split * bm * bk * 4 + bn * bk * d["bytes"])
+    if smem > smem_cap:
+        return (f"small down: {stages} stages of {split} x 2 float32 {bm}x{bk} partial tiles need {smem} B"
+                f" > {smem_cap} B")
+    regs = 2 * bm * bk // (32 * p["small_down_warps"])
+    if regs > 128:
+        return f"small down: summing the partials needs {regs} registers a thread (> 128)"
     return None
 
 
@@ -183,6 +208,12 @@ def _prune_large(p: dict[str, Any], d: dict[str, int], smem_cap: int) -> str | N
 
 
 def render(params: dict[str, Any], problem) -> str:
+    return header(NAME, "Llama-style gated MLP: GEMV/weight-streaming paths for small M, fused GEMMs for large M.",
+                  params) + body(params, problem)
+
+
+def body(params: dict[str, Any], problem, class_name: str = "ModelNew") -> str:
+    """The candidate below its header; `class_name` names its model class (gemv_cuda derives from it)."""
     p = params
     pre = _prefix(problem)
     kernels = [K.STREAM_GATEUP, K.STREAM_DOWN]
@@ -198,11 +229,14 @@ def render(params: dict[str, Any], problem) -> str:
     h_alloc = ("h = torch.empty((M, N), device=a.device, dtype=a.dtype)  # SwiGLU output" if split == 1 else
                f"h = torch.empty(({split}, 2, M, N), device=a.device, dtype=torch.float32)  # partial sums")
     methods = [_TINY.format(**p, h_alloc=h_alloc, h_parts=0 if split == 1 else split)] if p["fma_max_m"] else []
-    methods += [_SMALL.format(**p), _DOWN, _large(p)]
+    s_split = p["small_gu_split"]
+    s_alloc = ("h = torch.empty((M, N), device=a.device, dtype=a.dtype)  # SwiGLU output" if s_split == 1 else
+               f"h = torch.empty(({s_split}, 2, M, N), device=a.device, dtype=torch.float32)  # partial sums")
+    methods += [_SMALL.format(**p, h_alloc=s_alloc, h_parts=0 if s_split == 1 else s_split), _DOWN, _large(p)]
     concat = ("        # [gate; up] as one [2N, K] matrix: one cuBLAS GEMM computes both\n"
               "        self._wgu = torch.cat([self._wg, self._wu]).contiguous()\n"
               if p["large_gateup"] == "cublas" else "")
-    return f'''{header(NAME, "Llama-style gated MLP: GEMV/weight-streaming paths for small M, fused GEMMs for large M.", p)}
+    return f'''
 import torch
 import triton
 import triton.language as tl
@@ -213,7 +247,7 @@ FMA_MAX_M = {p["fma_max_m"]}  # M <= this: CUDA-core GEMV (0: never)
 SMALL_MAX_M = {p["small_max_m"]}  # M <= this: tensor-core weight streaming; above: compute-bound GEMMs
 
 
-class ModelNew(Model):
+class {class_name}(Model):
     """The reference's Model (same constructor, same state dict) with a Triton forward."""
 
     _prepared = False
@@ -255,17 +289,19 @@ _TINY = '''
 
 _SMALL = '''
     def _small(self, a):
-        """Small M: tensor-core streaming of gate and up with the SwiGLU epilogue, then the split-K down."""
+        """Small M: tensor-core streaming of gate and up (split over K: {small_gu_split}) with the SwiGLU epilogue
+        (or float32 partials that the down kernel finishes), then the split-K down."""
         M, K = a.shape
         N = self._wg.shape[0]
         bm = max(16, min(triton.next_power_of_2(M), {small_block_m}))
-        h = torch.empty((M, N), device=a.device, dtype=a.dtype)
-        grid = (triton.cdiv(M, bm), triton.cdiv(N, {small_block_n}), 1)
+        {h_alloc}
+        grid = (triton.cdiv(M, bm), triton.cdiv(N, {small_block_n}), {small_gu_split})
         _gateup_stream[grid](a, self._wg, self._wu, h, M, N, K, BLOCK_M=bm, BLOCK_N={small_block_n},
-                             BLOCK_K={small_block_k}, SPLIT_K=1, USE_DOT=True, EVEN_K=K % {small_block_k} == 0,
+                             BLOCK_K={small_block_k}, SPLIT_K={small_gu_split}, USE_DOT=True,
+                             EVEN_K=K % ({small_gu_split} * {small_block_k}) == 0,
                              num_warps={small_warps}, num_stages={small_stages})
         bm = max(16, min(triton.next_power_of_2(M), {small_down_block_m}))
-        return self._down(h, M, 0, bm, True, {small_down_block_n}, {small_down_block_k}, {small_down_split},
+        return self._down(h, M, {h_parts}, bm, True, {small_down_block_n}, {small_down_block_k}, {small_down_split},
                           {small_down_warps}, {small_down_stages})
 '''
 

@@ -1,7 +1,12 @@
 // Small-M gated MLP in CUDA C: h = silu(x Wg^T) * (x Wu^T), then y = h Wd^T, for bf16 weights in nn.Linear's
-// [out, in] layout (K contiguous). Each warp owns ROWS output rows; each lane reads 16 bytes (a uint4, 8 bf16)
-// of every row per step, UNROLL steps ahead, so many loads are in flight; a warp-shuffle sum finishes each dot.
-// Set by the template before this text: MAX_M (tokens at most), ROWS, WARPS, UNROLL, LOAD (a 16-byte load).
+// [out, in] layout (K contiguous). A block of WARPS warps owns ROWS * WARPS / KW output rows: KW warps share
+// each group of ROWS rows and split its K between them (interleaved 512-byte pieces, so the block reads one
+// contiguous stretch of each row per step), their partial sums meeting in shared memory. Each lane reads 16
+// bytes (a uint4, 8 bf16) of every row per step, UNROLL steps ahead, so many loads are in flight; a warp-shuffle
+// sum finishes each warp's part. KW > 1 gives a short matrix (the down projection: 4096 rows of 28 KB) enough
+// warps to keep every SM's loads in flight.
+// Set by the template before this text: MAX_M (tokens at most), ROWS, WARPS, GU_KW and DOWN_KW (the KW of each
+// kernel), UNROLL, LOAD (a 16-byte load).
 // bf16 is handled as raw 16-bit words (no cuda_bf16.h needed, so NVRTC and nvcc both compile it as is).
 
 typedef unsigned short bf16_t;
@@ -35,12 +40,14 @@ __device__ __forceinline__ float warp_sum(float v) {
 }
 
 // GATED: two weight matrices (gate, up) and a SwiGLU epilogue; otherwise one matrix and a plain store.
-template <bool GATED>
+template <bool GATED, int KW>
 __device__ __forceinline__ void gemv_rows(const uint4* __restrict__ x, const uint4* __restrict__ wa,
                                           const uint4* __restrict__ wb, bf16_t* __restrict__ out,
                                           int M, int N, int K8) {
     const int lane = threadIdx.x & 31;
-    const int row0 = (blockIdx.x * WARPS + (threadIdx.x >> 5)) * ROWS;
+    const int warp = threadIdx.x >> 5;
+    const int kw = warp % KW;  // this warp's share of K
+    const int row0 = (blockIdx.x * (WARPS / KW) + warp / KW) * ROWS;
     float acc_a[ROWS][MAX_M];
     float acc_b[ROWS][MAX_M];
 #pragma unroll
@@ -48,7 +55,7 @@ __device__ __forceinline__ void gemv_rows(const uint4* __restrict__ x, const uin
 #pragma unroll
         for (int m = 0; m < MAX_M; ++m) { acc_a[r][m] = 0.f; acc_b[r][m] = 0.f; }
 
-    for (int k = lane; k < K8; k += 32 * UNROLL) {
+    for (int k = kw * 32 + lane; k < K8; k += 32 * KW * UNROLL) {
         const uint4 zero = {0u, 0u, 0u, 0u};
         uint4 va[UNROLL][ROWS];
         uint4 vb[UNROLL][ROWS];
@@ -56,7 +63,7 @@ __device__ __forceinline__ void gemv_rows(const uint4* __restrict__ x, const uin
         for (int u = 0; u < UNROLL; ++u)  // issue every load of this step before any arithmetic
 #pragma unroll
             for (int r = 0; r < ROWS; ++r) {
-                const int kk = k + u * 32;
+                const int kk = k + u * 32 * KW;
                 const bool ok = kk < K8 && row0 + r < N;
                 const size_t at = (size_t)(row0 + r) * K8 + kk;
                 va[u][r] = ok ? LOAD(wa + at) : zero;
@@ -64,7 +71,7 @@ __device__ __forceinline__ void gemv_rows(const uint4* __restrict__ x, const uin
             }
 #pragma unroll
         for (int u = 0; u < UNROLL; ++u) {
-            const int kk = k + u * 32;
+            const int kk = k + u * 32 * KW;
             if (kk >= K8) break;
 #pragma unroll
             for (int m = 0; m < MAX_M; ++m) {
@@ -82,8 +89,38 @@ __device__ __forceinline__ void gemv_rows(const uint4* __restrict__ x, const uin
     for (int r = 0; r < ROWS; ++r)
 #pragma unroll
         for (int m = 0; m < MAX_M; ++m) {
-            const float a = warp_sum(acc_a[r][m]);
-            const float b = GATED ? warp_sum(acc_b[r][m]) : 0.f;
+            acc_a[r][m] = warp_sum(acc_a[r][m]);
+            if (GATED) acc_b[r][m] = warp_sum(acc_b[r][m]);
+        }
+    if (KW > 1) {  // the KW warps of a row group add their parts in shared memory
+        __shared__ float part_a[WARPS][ROWS][MAX_M];
+        __shared__ float part_b[WARPS][ROWS][MAX_M];
+        if (lane == 0)
+#pragma unroll
+            for (int r = 0; r < ROWS; ++r)
+#pragma unroll
+                for (int m = 0; m < MAX_M; ++m) {
+                    part_a[warp][r][m] = acc_a[r][m];
+                    if (GATED) part_b[warp][r][m] = acc_b[r][m];
+                }
+        __syncthreads();
+        if (kw != 0) return;
+#pragma unroll
+        for (int r = 0; r < ROWS; ++r)
+#pragma unroll
+            for (int m = 0; m < MAX_M; ++m)
+#pragma unroll
+                for (int j = 1; j < KW; ++j) {
+                    acc_a[r][m] += part_a[warp + j][r][m];
+                    if (GATED) acc_b[r][m] += part_b[warp + j][r][m];
+                }
+    }
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r)
+#pragma unroll
+        for (int m = 0; m < MAX_M; ++m) {
+            const float a = acc_a[r][m];
+            const float b = acc_b[r][m];
             if (lane == 0 && m < M && row0 + r < N)
                 out[(size_t)m * N + row0 + r] = to_bf16(GATED ? a / (1.f + __expf(-a)) * b : a);
         }
@@ -92,11 +129,11 @@ __device__ __forceinline__ void gemv_rows(const uint4* __restrict__ x, const uin
 extern "C" __global__ void __launch_bounds__(WARPS * 32)
 gateup_swiglu(const uint4* __restrict__ x, const uint4* __restrict__ wg, const uint4* __restrict__ wu,
               bf16_t* __restrict__ h, int M, int N, int K8) {
-    gemv_rows<true>(x, wg, wu, h, M, N, K8);
+    gemv_rows<true, GU_KW>(x, wg, wu, h, M, N, K8);
 }
 
 extern "C" __global__ void __launch_bounds__(WARPS * 32)
 down_gemv(const uint4* __restrict__ h, const uint4* __restrict__ wd, bf16_t* __restrict__ y,
           int M, int N, int K8) {
-    gemv_rows<false>(h, wd, wd, y, M, N, K8);
+    gemv_rows<false, DOWN_KW>(h, wd, wd, y, M, N, K8);
 }

@@ -19,7 +19,8 @@ SPACE: dict[str, list] = {
 }
 STRUCTURAL: tuple[str, ...] = ()
 GROUPS = {"row": list(SPACE)}
-SEED = {"rows_per_program": 1, "num_warps": 4}
+# fastest on an H200 at M=4096 (22 us; docs/PERF_NOTES.md), within noise of 2 and 4 warps at small M
+SEED = {"rows_per_program": 1, "num_warps": 8}
 _EPS_NAMES = ("variance_epsilon", "eps", "epsilon")
 
 KERNEL = '''
