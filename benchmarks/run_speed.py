@@ -5,7 +5,8 @@
 Reports candidates evaluated per minute (each evaluated on all the problem's GPU shapes; candidates the coder
 could not write are not counted) and how busy the GPU was: the share of the search's wall time in which the
 evaluator held the GPU (the loop's own figure), and nvidia-smi's utilisation sampled twice a second over the
-search (the share of time a kernel was running). Targets: at least 20 candidates a minute, the GPU busy at least
+search (the share of time a kernel was running). Also the mean seconds per phase of an evaluation
+(Evaluation.phases: compile wait, references, lock wait, checks, timing, and the worker's own steps). Targets: at least 20 candidates a minute, the GPU busy at least
 70% of the time. Writes benchmarks/results/<gpu-slug>-run-speed.json; the run itself stays in runs/.
 """
 from __future__ import annotations
@@ -82,6 +83,11 @@ def main() -> int:
     for r in rows:
         by_status[r.status or "?"] = by_status.get(r.status or "?", 0) + 1
     agreement = [e for e in store.events() if e["event"] == "cost_model"]
+    phases: dict[str, list[float]] = {}
+    for r in evaluated:
+        for name, seconds in (r.evaluation.get("phases") or {}).items():
+            phases.setdefault(name, []).append(seconds)
+    seconds = [r.evaluation.get("seconds", 0.0) for r in evaluated]
     per_minute = len(evaluated) / (summary["elapsed_s"] / 60)
     busy = summary["gpu_busy_s"] / summary["elapsed_s"]
     result = {
@@ -95,6 +101,8 @@ def main() -> int:
         "best_score": summary["best_score"], "best_per_shape_speedup": summary["speedups"],
         "best_fraction_of_floor": summary["fraction_of_floor"],
         "cost_model": agreement[-1] if agreement else None,
+        "evaluation_seconds_median": statistics.median(seconds) if seconds else None,
+        "phases_mean_s": {k: statistics.mean(v) for k, v in sorted(phases.items())},
         "targets": {"candidates_per_minute": 20, "gpu_busy_fraction": 0.7},
         "meets_targets": per_minute >= 20 and busy >= 0.7,
         "run": str(store.path), "torch": torch.__version__,
@@ -104,6 +112,7 @@ def main() -> int:
           f"(target 20); GPU held {busy:.0%} of the time (target 70%), nvidia-smi "
           f"{result['nvidia_smi_utilisation_mean'] or 0:.0%}; best {summary['best_score'] or 0:.3f}x; "
           f"statuses {by_status} -> {path}")
+    print("phases (mean s): " + ", ".join(f"{k} {v:.3f}" for k, v in result["phases_mean_s"].items()))
     return 0
 
 

@@ -3,10 +3,17 @@
 rel_err = ||out - ref|| / ||ref|| against the dtype's bound (problems.REL_TOL); the worst element
 max|out - ref| / max|ref| within WORST_ELEMENT_FACTOR times that bound; NaN/Inf never pass where the reference
 is finite. Each function returns a `Comparison`, whose `error` names what is wrong (None when it passes).
+
+Fast path (everything finite, the usual case): one difference in the wider of the two dtypes (float32 for bf16,
+fp16 and fp32: exact inputs, the difference rounded to 2^-24 of itself), its norm accumulated in float64, and the
+reference's norm and largest element computed once per reference (`Reference`). Anything non-finite, or a
+difference that overflows, takes the element-wise float64 path.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
 from agentopt.problems.problem import WORST_ELEMENT_FACTOR
 
@@ -22,16 +29,60 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}"
 
 
-def compare(out, ref, expected_dtype: str, tol: float) -> Comparison:
-    """`out` as returned by the candidate (CPU copy), `ref` the float32 reference output."""
+@dataclass
+class Reference:
+    """A reference output with what every comparison against it needs, computed once."""
+    tensor: Any
+    norm: float  # float64
+    max_abs: float
+    finite: bool
+
+
+def reference(t) -> Reference:
     import torch
 
+    finite = bool(torch.isfinite(t).all())
+    norm = float(torch.linalg.vector_norm(t, dtype=torch.float64)) if finite and t.numel() else 0.0
+    biggest = float(t.abs().max()) if finite and t.numel() else 0.0
+    return Reference(tensor=t, norm=norm, max_abs=biggest, finite=finite)
+
+
+def _difference(a, b) -> tuple[float, float]:
+    """(||a - b||, max |a - b|), a norm accumulated in float64; non-finite where either has non-finite elements."""
+    import torch
+
+    work = torch.float64 if torch.float64 in (a.dtype, b.dtype) else torch.float32
+    d = a.to(work) - b.to(work)
+    norm = float(torch.linalg.vector_norm(d, dtype=torch.float64))
+    return norm, (float(d.abs().max()) if math.isfinite(norm) and d.numel() else math.inf)
+
+
+def _verdict(diff_norm: float, diff_max: float, ref_norm: float, ref_max: float, tol: float) -> Comparison:
+    rel = diff_norm / ref_norm if ref_norm > 0 else diff_norm
+    worst = diff_max / ref_max if ref_max > 0 else diff_max
+    if rel > tol:
+        return Comparison(rel, worst, f"rel_err {_fmt(rel)} > {_fmt(tol)}")
+    if worst > WORST_ELEMENT_FACTOR * tol:
+        bound = WORST_ELEMENT_FACTOR * tol
+        return Comparison(rel, worst, f"worst element off by {_fmt(worst)} of max|ref| > {_fmt(bound)}")
+    return Comparison(rel, worst)
+
+
+def compare(out, ref, expected_dtype: str, tol: float) -> Comparison:
+    """`out` as returned by the candidate (CPU copy), `ref` the float32 reference output (or its `Reference`)."""
+    import torch
+
+    ref = ref if isinstance(ref, Reference) else reference(ref)
     got_dtype = str(out.dtype).removeprefix("torch.")
-    if tuple(out.shape) != tuple(ref.shape):
-        return Comparison(error=f"output shape {tuple(out.shape)}, expected {tuple(ref.shape)}")
+    if tuple(out.shape) != tuple(ref.tensor.shape):
+        return Comparison(error=f"output shape {tuple(out.shape)}, expected {tuple(ref.tensor.shape)}")
     if got_dtype != expected_dtype:
         return Comparison(error=f"output dtype {got_dtype}, expected {expected_dtype}")
-    o, r = out.to(torch.float64), ref.to(torch.float64)
+    if ref.finite and out.numel():
+        diff_norm, diff_max = _difference(out, ref.tensor)
+        if math.isfinite(diff_norm):
+            return _verdict(diff_norm, diff_max, ref.norm, ref.max_abs, tol)
+    o, r = out.to(torch.float64), ref.tensor.to(torch.float64)
     ref_finite = torch.isfinite(r)
     bad = ~torch.isfinite(o) & ref_finite
     if bad.any():
@@ -46,28 +97,29 @@ def compare(out, ref, expected_dtype: str, tol: float) -> Comparison:
     if r.numel() == 0:
         return Comparison(rel_err=0.0, max_err=0.0)
     diff = o - r
-    ref_norm, ref_max = float(r.norm()), float(r.abs().max())
-    rel = float(diff.norm()) / ref_norm if ref_norm > 0 else float(diff.norm())
-    worst = float(diff.abs().max()) / ref_max if ref_max > 0 else float(diff.abs().max())
-    if rel > tol:
-        return Comparison(rel, worst, f"rel_err {_fmt(rel)} > {_fmt(tol)}")
-    if worst > WORST_ELEMENT_FACTOR * tol:
-        bound = WORST_ELEMENT_FACTOR * tol
-        return Comparison(rel, worst, f"worst element off by {_fmt(worst)} of max|ref| > {_fmt(bound)}")
-    return Comparison(rel, worst)
+    return _verdict(float(diff.norm()), float(diff.abs().max()), float(r.norm()), float(r.abs().max()), tol)
 
 
 def compare_runs(first, second, tol: float) -> Comparison:
     """Two runs on the same inputs must agree to tol/10 (bitwise is too strict for atomics)."""
     import torch
 
+    if first.shape == second.shape and first.numel():
+        diff_norm, _ = _difference(first, second)
+        norm = float(torch.linalg.vector_norm(first.to(torch.promote_types(first.dtype, torch.float32)),
+                                              dtype=torch.float64))
+        if math.isfinite(diff_norm) and math.isfinite(norm):
+            return _runs_verdict(diff_norm / norm if norm > 0 else diff_norm, tol)
     a, b = first.to(torch.float64), second.to(torch.float64)
     if a.shape != b.shape or not torch.equal(torch.isnan(a), torch.isnan(b)):
         return Comparison(error="results differ between two runs on the same inputs (race?)")
     finite = torch.isfinite(a)
     a, b = a[finite], b[finite]
     norm = float(a.norm())
-    diff = float((a - b).norm()) / norm if norm > 0 else float((a - b).norm())
+    return _runs_verdict(float((a - b).norm()) / norm if norm > 0 else float((a - b).norm()), tol)
+
+
+def _runs_verdict(diff: float, tol: float) -> Comparison:
     if diff > tol / 10:
         return Comparison(rel_err=diff, error=f"results differ between two runs (race?): rel diff {_fmt(diff)} > "
                           f"{_fmt(tol / 10)}")

@@ -2,11 +2,18 @@
 
     ev = Evaluator(problem, device="cuda", config=EvalConfig(), hardware=profile, costs=shape_costs)
     pending = ev.start(source)        # static guard, then a worker imports and compiles it in the background
-    evaluation = ev.finish(pending)   # correctness + timing under the GPU lock
+    evaluation = ev.finish(pending)   # correctness + timing, the GPU ours alone
     ev.close()                        # ends the reference process
 
 The judge (this process) draws the seeds, asks the reference process for float32 reference outputs, asks the
 worker for the candidate's outputs and timings, and compares them itself; the worker never sees a reference output.
+
+The GPU (procs.gpu_lock): workers compile ahead holding the lock shared around each step that may launch GPU work;
+finish waits for its worker's compile message without the lock, fetches every reference output it needs (once per
+evaluator: the seeds are fixed per evaluator), and only then takes the lock exclusive for checks and timing, so
+that no other process of ours launches GPU work meanwhile. Inside, commands are queued to the worker at once and
+the judge compares one reply's outputs while the worker computes the next. `Evaluation.phases` says where the time
+went (seconds; worker_* figures are the worker's own, summed over its replies).
 """
 from __future__ import annotations
 
@@ -48,6 +55,8 @@ class Pending:
     conn: object = None
     log_path: str = ""
     compile_deadline: float = 0.0
+    compiled: bool = False  # its compile message was read
+    killed: bool = False  # stopped past its compile limit while the judge waited for the GPU
 
 
 class _ReferenceProcess:
@@ -88,8 +97,7 @@ class Evaluator:
         self._folder = procs.scratch_dir()
         self._ref: _ReferenceProcess | None = None
         self._prepared: dict | None = None
-        self._outputs: dict[tuple, object] = {}  # (shape, seed, heavy) -> float32 reference output
-        self._asked: list[tuple] = []  # keys asked of the reference process, answers not read yet (in order)
+        self._outputs: dict[tuple, checks.Reference] = {}  # (shape, seed, heavy) -> float32 reference output
         self._live: dict[int, Pending] = {}  # started, not finished: stopped by close()
         self._count = 0
 
@@ -121,15 +129,35 @@ class Evaluator:
             return pending.early
         results: list[ShapeResult] = []
         compile_result = CompileResult(ok=False)
+        phases: dict[str, float] = {}
         phase = "compile (import and the first call on each shape)"
         try:
-            with procs.gpu_lock() if self.device == "cuda" else nullcontext():
-                msg = self._receive(pending, pending.compile_deadline, phase, compile_limit=True)
-                compile_result = CompileResult(ok=True, seconds=float(msg.get("seconds", 0.0)),
-                                               kernels=[KernelInfo(**k) for k in msg.get("kernels", [])])
-                deadline = time.monotonic() + self.config.run_timeout_s
-                self._check_all(pending, deadline, results)
-                self._time_all(pending, deadline, results)
+            t0 = time.monotonic()
+            if pending.killed:
+                raise Verdict("timeout", f"compile time limit of {self.config.compile_timeout_s:g} s exceeded "
+                              f"during {phase} (stopped while another candidate waited for the GPU)")
+            msg = self._receive(pending, pending.compile_deadline, phase, compile_limit=True)  # no lock: CPU work
+            pending.compiled = True
+            _add(phases, msg, "worker_")
+            phases["compile_wait"] = time.monotonic() - t0
+            compile_result = CompileResult(ok=True, seconds=float(msg.get("seconds", 0.0)),
+                                           kernels=[KernelInfo(**k) for k in msg.get("kernels", [])])
+            t0 = time.monotonic()
+            self._references()  # before the GPU is ours: the reference process needs it too (once per evaluator)
+            phases["references"] = time.monotonic() - t0
+            t0 = time.monotonic()
+            with self._gpu_exclusive():
+                phases["lock_wait"] = time.monotonic() - t0
+                try:
+                    deadline = time.monotonic() + self.config.run_timeout_s
+                    t0 = time.monotonic()
+                    self._check_all(pending, deadline, results, phases)
+                    phases["checks"] = time.monotonic() - t0
+                    t0 = time.monotonic()
+                    self._time_all(pending, deadline, results, phases)
+                    phases["timing"] = time.monotonic() - t0
+                finally:  # inside the lock: commands still queued after a verdict end with the worker
+                    procs.stop(pending.proc, pending.conn, self.config.kill_grace_s)
             evaluation = Evaluation(status="ok", shapes=results, score=_geomean([r.speedup for r in results]))
             self._floors(evaluation)
         except Verdict as v:
@@ -144,6 +172,7 @@ class Evaluator:
         evaluation.device = self.device
         evaluation.gpu = self.hardware.name if self.hardware is not None and self.device == "cuda" else None
         evaluation.seconds = time.monotonic() - pending.started
+        evaluation.phases = {k: round(v, 4) for k, v in phases.items()}
         return evaluation
 
     def close(self) -> None:
@@ -161,6 +190,20 @@ class Evaluator:
     def __exit__(self, *exc):
         self.close()
 
+    # ----- the GPU -----
+    def _gpu_exclusive(self):
+        """The GPU lock, exclusive (procs): no other process of ours launches GPU work while a candidate is checked
+        and timed. While waiting, workers compiling past their limit are stopped: a hung first call holds the lock
+        shared and would keep the judge waiting for ever."""
+        return procs.gpu_lock(waiting=self._stop_overdue) if self.device == "cuda" else nullcontext()
+
+    def _stop_overdue(self) -> None:
+        now = time.monotonic()
+        for p in list(self._live.values()):
+            if not (p.killed or p.compiled) and p.proc is not None and now > p.compile_deadline and not p.conn.poll(0):
+                p.killed = True
+                p.proc.kill()
+
     # ----- the reference -----
     def _prepare(self) -> dict:
         if self._prepared is None:
@@ -170,19 +213,17 @@ class Evaluator:
             self._prepared = self._ref.answer()
         return self._prepared
 
-    def _reference_async(self, i: int, seed: int, heavy: bool):
-        """Ask for a reference output now (computed while the worker runs); call the result to get it."""
-        key = (i, seed, heavy)
-        if key not in self._outputs and key not in self._asked:
+    def _references(self) -> None:
+        """Every reference output this evaluator compares with (the seeds are drawn once per evaluator), asked all
+        at once and kept with their norms (checks.Reference): computed for the first candidate, reused after."""
+        keys = [(i, seed, k == len(seeds) - 1 and len(seeds) > 1) for i, seeds in enumerate(self.seeds)
+                for k, seed in enumerate(seeds)]
+        keys += [(i, seed, False) for i, seeds in enumerate(self.checked_seeds) for seed in seeds]
+        missing = [key for key in dict.fromkeys(keys) if key not in self._outputs]
+        for i, seed, heavy in missing:
             self._ref.ask({"cmd": "ref", "shape": i, "seed": seed, "heavy": heavy})
-            self._asked.append(key)
-
-        def get():
-            while key not in self._outputs:  # answers come in the order asked; earlier ones go to the cache
-                self._outputs[self._asked.pop(0)] = self._ref.answer()["tensors"][0]
-            return self._outputs[key]
-
-        return get
+        for key in missing:  # answers come in the order asked
+            self._outputs[key] = checks.reference(self._ref.answer()["tensors"][0])
 
     # ----- talking to the worker -----
     def _receive(self, pending: Pending, deadline: float, phase: str, compile_limit: bool = False) -> dict:
@@ -202,71 +243,94 @@ class Evaluator:
             raise Verdict(status, str(msg.get("error")))
         return msg
 
-    def _ask(self, pending: Pending, message: dict, deadline: float, phase: str) -> dict:
+    def _send(self, pending: Pending, message: dict) -> None:
         try:
             wire.send(pending.conn, message)
         except (BrokenPipeError, OSError):
             pass  # it died: _receive says how
-        return self._receive(pending, deadline, phase)
 
     # ----- the protocol -----
-    def _check_all(self, pending: Pending, deadline: float, results: list[ShapeResult]) -> None:
-        """Fills `results` as it goes, so that a verdict part-way keeps the shapes already judged."""
-        for i, shape in enumerate(self.shapes):
-            label, dtype = shape_label(shape), self._prepared["out_dtypes"][i]
-            worst_rel, worst_max = 0.0, 0.0
-            seeds = self.seeds[i]
+    def _check_all(self, pending: Pending, deadline: float, results: list[ShapeResult], phases: dict) -> None:
+        """Fills `results` as it goes, so that a verdict part-way keeps the shapes already judged. Every command
+        is sent at once: the worker runs the next seed while the judge compares the last one's outputs."""
+        asked = []
+        for i, seeds in enumerate(self.seeds):
             for k, seed in enumerate(seeds):
                 heavy = k == len(seeds) - 1 and len(seeds) > 1
-                where = f"seed {k + 1} of {len(seeds)}{', heavy-tailed' if heavy else ''}"
-                ref = self._reference_async(i, seed, heavy)
-                msg = self._ask(pending, {"cmd": "check", "shape": i, "seed": seed, "heavy": heavy,
-                                          "runs": 2 if k == 0 else 1}, deadline, f"check of shape {label} ({where})")
-                outs = msg["tensors"]
-                for out in outs:
-                    cmp = checks.compare(out, ref(), dtype, self.tol)
-                    if cmp.error:
-                        results.append(ShapeResult(shape=shape, correct=False, rel_err=cmp.rel_err,
-                                                   max_err=cmp.max_err, error=f"{cmp.error} ({where})"))
-                        raise Verdict("incorrect", f"shape {label}: {cmp.error} ({where})")
-                    worst_rel, worst_max = max(worst_rel, cmp.rel_err), max(worst_max, cmp.max_err)
-                if len(outs) == 2 and (race := checks.compare_runs(outs[0], outs[1], self.tol)).error:
-                    results.append(ShapeResult(shape=shape, correct=False, error=race.error))
-                    raise Verdict("incorrect", f"shape {label}: {race.error}")
-            results.append(ShapeResult(shape=shape, correct=True, rel_err=worst_rel, max_err=worst_max))
-
-    def _time_all(self, pending: Pending, deadline: float, results: list[ShapeResult]) -> None:
-        for i, (shape, result) in enumerate(zip(self.shapes, results)):
+                self._send(pending, {"cmd": "check", "shape": i, "seed": seed, "heavy": heavy,
+                                     "runs": 2 if k == 0 else 1})
+                asked.append((i, k, seed, heavy))
+        worst: dict[int, list[float]] = {}
+        for i, k, seed, heavy in asked:
+            shape, seeds = self.shapes[i], self.seeds[i]
             label, dtype = shape_label(shape), self._prepared["out_dtypes"][i]
-            seeds = self.checked_seeds[i]
-            refs = [self._reference_async(i, seed, False)() for seed in seeds]  # before timing: the GPU stays quiet
+            where = f"seed {k + 1} of {len(seeds)}{', heavy-tailed' if heavy else ''}"
+            t0 = time.monotonic()
+            msg = self._receive(pending, deadline, f"check of shape {label} ({where})")
+            phases["check_receive"] = phases.get("check_receive", 0.0) + time.monotonic() - t0
+            _add(phases, msg, "worker_check_")
+            t0 = time.monotonic()
+            outs = msg["tensors"]
+            worst_rel, worst_max = worst.setdefault(i, [0.0, 0.0])
+            for out in outs:
+                cmp = checks.compare(out, self._outputs[(i, seed, heavy)], dtype, self.tol)
+                if cmp.error:
+                    results.append(ShapeResult(shape=shape, correct=False, rel_err=cmp.rel_err,
+                                               max_err=cmp.max_err, error=f"{cmp.error} ({where})"))
+                    raise Verdict("incorrect", f"shape {label}: {cmp.error} ({where})")
+                worst_rel, worst_max = max(worst_rel, cmp.rel_err), max(worst_max, cmp.max_err)
+            worst[i] = [worst_rel, worst_max]
+            if len(outs) == 2 and (race := checks.compare_runs(outs[0], outs[1], self.tol)).error:
+                results.append(ShapeResult(shape=shape, correct=False, error=race.error))
+                raise Verdict("incorrect", f"shape {label}: {race.error}")
+            phases["check_compare"] = phases.get("check_compare", 0.0) + time.monotonic() - t0
+            if k == len(seeds) - 1:
+                results.append(ShapeResult(shape=shape, correct=True, rel_err=worst_rel, max_err=worst_max))
+
+    def _time_all(self, pending: Pending, deadline: float, results: list[ShapeResult], phases: dict) -> None:
+        asked = []
+        for i, seeds in enumerate(self.checked_seeds):
             checked_at = [secrets.randbelow(10**6) / 10**6 for _ in seeds]  # fresh per candidate: unpredictable
-            msg = self._ask(pending, {"cmd": "time", "shape": i, "seed": self.timing_seeds[i], "checked_seeds": seeds,
-                                      "checked_at": checked_at}, deadline, f"timing of shape {label}")
-            bound = 2 * self.tol  # candidate vs eager baseline: both within tol of the float32 reference
-            agree = [float(d) for d in msg.get("agree", [])]
+            self._send(pending, {"cmd": "time", "shape": i, "seed": self.timing_seeds[i], "checked_seeds": seeds,
+                                 "checked_at": checked_at, "vary_seed": secrets.randbits(62)})
+            asked.append(i)
+        for i in asked:
+            shape, result, seeds = self.shapes[i], results[i], self.checked_seeds[i]
+            label, dtype = shape_label(shape), self._prepared["out_dtypes"][i]
+            t0 = time.monotonic()
+            msg = self._receive(pending, deadline, f"timing of shape {label}")
+            phases["timing_receive"] = phases.get("timing_receive", 0.0) + time.monotonic() - t0
+            _add(phases, msg, "worker_time_")
+            t0 = time.monotonic()
+            self._judge_timing(i, label, dtype, msg, result, seeds)
+            phases["timing_compare"] = phases.get("timing_compare", 0.0) + time.monotonic() - t0
+
+    def _judge_timing(self, i: int, label: str, dtype: str, msg: dict, result: ShapeResult, seeds: list) -> None:
+        bound = 2 * self.tol  # candidate vs eager baseline: both within tol of the float32 reference
+        for what, key in (("timed call", "agree"), ("call of the wall-clock batch", "batch_agree")):
+            agree = [float(d) for d in msg.get(key, [])]
             bad = next((n for n, d in enumerate(agree) if not d <= bound), None)
             if bad is not None:
-                result.correct, result.error = False, f"timed call {bad + 1}: differs from the baseline"
-                raise Verdict("incorrect", f"shape {label}: the output of timed call {bad + 1} of {len(agree)} "
+                result.correct, result.error = False, f"{what} {bad + 1}: differs from the baseline"
+                raise Verdict("incorrect", f"shape {label}: the output of {what} {bad + 1} of {len(agree)} "
                               f"differs from the baseline's on the same inputs: rel diff {agree[bad]:.3g} > "
                               f"{bound:.3g} (right when checked, different when timed)")
-            for j, out in zip(msg.get("kept_sets", []), msg["tensors"]):
-                cmp = checks.compare(out, refs[int(j)], dtype, self.tol)
-                if cmp.error:
-                    result.correct, result.error = False, f"timed call: {cmp.error}"
-                    raise Verdict("incorrect", f"shape {label}: the output of a timed call is wrong: {cmp.error} "
-                                  "(right when checked, different when timed)")
-            t = _timing_result(shape, msg)
-            result.time_ms, result.p20_ms, result.p80_ms, result.baseline_ms = (t.time_ms, t.p20_ms, t.p80_ms,
-                                                                                t.baseline_ms)
-            result.speedup = t.baseline_ms / t.time_ms if t.time_ms > 0 else math.inf
-            busy = max(t.time_ms, float(msg.get("host_ms") or 0.0))  # GPU time, or host time if launch-bound
-            if t.wall_ms is not None and t.wall_ms > busy * self.config.wallclock_slack + 0.05:
-                result.error = (f"wall-clock {t.wall_ms:.4g} ms per call vs {t.time_ms:.4g} ms by CUDA events "
-                                f"and {float(msg.get('host_ms') or 0):.4g} ms on the host")
-                raise Verdict("rejected", f"shape {label}: {result.error}: work is hidden on another stream or "
-                              "thread; do all work on the caller's stream before forward returns")
+        for j, out in zip(msg.get("kept_sets", []), msg["tensors"]):
+            cmp = checks.compare(out, self._outputs[(i, seeds[int(j)], False)], dtype, self.tol)
+            if cmp.error:
+                result.correct, result.error = False, f"timed call: {cmp.error}"
+                raise Verdict("incorrect", f"shape {label}: the output of a timed call is wrong: {cmp.error} "
+                              "(right when checked, different when timed)")
+        t = _timing_result(result.shape, msg)
+        result.time_ms, result.p20_ms, result.p80_ms, result.baseline_ms = (t.time_ms, t.p20_ms, t.p80_ms,
+                                                                            t.baseline_ms)
+        result.speedup = t.baseline_ms / t.time_ms if t.time_ms > 0 else math.inf
+        busy = max(t.time_ms, float(msg.get("host_ms") or 0.0))  # GPU time, or host time if launch-bound
+        if t.wall_ms is not None and t.wall_ms > busy * self.config.wallclock_slack + 0.05:
+            result.error = (f"wall-clock {t.wall_ms:.4g} ms per call vs {t.time_ms:.4g} ms by CUDA events "
+                            f"and {float(msg.get('host_ms') or 0):.4g} ms on the host")
+            raise Verdict("rejected", f"shape {label}: {result.error}: work is hidden on another stream or "
+                          "thread; do all work on the caller's stream before forward returns")
 
     def _floors(self, evaluation: Evaluation) -> None:
         if not self.costs or self.hardware is None or self.device != "cuda":
@@ -292,6 +356,14 @@ def _timing_result(shape: dict, msg: dict) -> TimingResult:
     bmed, b20, b80 = timing.summarize(msg["base_ms"])
     return TimingResult(shape=shape, time_ms=med, p20_ms=p20, p80_ms=p80, baseline_ms=bmed, baseline_p20_ms=b20,
                         baseline_p80_ms=b80, wall_ms=msg.get("wall_ms"), reps=int(msg.get("reps", 0)))
+
+
+def _add(phases: dict[str, float], msg: dict, prefix: str) -> None:
+    """Sum the seconds per step a worker reported into the evaluation's phases."""
+    extra = msg.get("phases")
+    for name, seconds in (extra.items() if isinstance(extra, dict) else ()):
+        if isinstance(seconds, (int, float)):
+            phases[prefix + str(name)] = phases.get(prefix + str(name), 0.0) + float(seconds)
 
 
 def _geomean(values: list[float | None]) -> float:

@@ -1,8 +1,16 @@
 """The judge's side of its processes: start them from a forkserver, wait with a deadline, kill, say how one died.
 
 The forkserver imports torch once (CUDA not initialised there), so a worker starts in a fraction of a second and
-gets a fresh CUDA context of its own. One GPU lock per device (a file lock) keeps timings from overlapping, also
-across processes.
+gets a fresh CUDA context of its own.
+
+The GPU lock (one per device, across threads and processes of this user) is a reader/writer lock made of two
+fcntl file locks. The judge checks and times a candidate holding it exclusive: no other process of ours launches
+GPU work then (other contexts' kernels would share the GPU by time slices, perturbing the timings and tripping the
+checks for work left running). Compile-ahead workers and the reference process hold it shared around each step
+that launches GPU work (uploading weights, a shape's first calls), and never while only the CPU works (importing).
+Writers come first: a writer takes the turnstile, then waits for the readers inside to leave; new readers queue at
+the turnstile, so timing is not starved. A reader that never leaves (a hung first call) is killed by its judge
+when its compile time limit passes (`exclusive` polls and calls back).
 """
 from __future__ import annotations
 
@@ -113,13 +121,37 @@ def scratch_dir(min_free_bytes: int = 8 * 2**30) -> str:
     return tempfile.mkdtemp(prefix="agentopt-eval-", dir=base)
 
 
+def _lock_path(index: int, part: str) -> str:
+    return os.path.join(tempfile.gettempdir(), f"agentopt-gpu{index}-{os.getuid()}.{part}")
+
+
+def _flock(f, mode: int, waiting=None, every_s: float = 0.05) -> None:
+    """flock, calling waiting() every every_s seconds while another holds it (None: just block)."""
+    if waiting is None:
+        fcntl.flock(f, mode)
+        return
+    while True:
+        try:
+            fcntl.flock(f, mode | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            waiting()
+            time.sleep(every_s)
+
+
 @contextmanager
-def gpu_lock(index: int = 0):
-    """One candidate timed at a time on a GPU, across threads and processes of this user."""
-    path = os.path.join(tempfile.gettempdir(), f"agentopt-gpu{index}-{os.getuid()}.lock")
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+def gpu_lock(index: int = 0, shared: bool = False, waiting=None):
+    """The GPU's reader/writer lock (see the module's docstring): exclusive for checking and timing, shared for
+    other GPU work of ours. `waiting` is called now and then while the lock is held by others."""
+    with open(_lock_path(index, "gate"), "a") as gate, open(_lock_path(index, "lock"), "a") as lock:
+        _flock(gate, fcntl.LOCK_EX, waiting)
+        try:
+            _flock(lock, fcntl.LOCK_SH if shared else fcntl.LOCK_EX, None if shared else waiting)
+        finally:
+            if shared:  # readers only pass the turnstile; the writer keeps it until done
+                fcntl.flock(gate, fcntl.LOCK_UN)
         try:
             yield
         finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(gate, fcntl.LOCK_UN)

@@ -86,6 +86,7 @@ class Evaluation(BaseModel):
     device: str = "cpu"
     gpu: str | None = None
     seconds: float = 0.0  # wall time of the whole evaluation
+    phases: dict[str, float] = Field(default_factory=dict)  # seconds per step of the evaluation (Evaluator.finish)
 
     @property
     def error(self) -> str | None:

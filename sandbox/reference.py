@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import signal
+from contextlib import nullcontext
 from typing import Any
 
-from . import wire
+from . import procs, wire
 
 
 def dtype_of(name: str):
@@ -34,19 +35,23 @@ def build_model(module, weight_seed: int):
 
 
 def build_inputs(module, seed: int, heavy: bool, dtype, device: str) -> list[Any]:
-    """get_inputs() under a seed, on the CPU; heavy-tailed: floating inputs times exp(randn); cast and moved."""
+    """get_inputs() under a seed, drawn on the device (the same numbers in every process on that device, and no
+    CPU time); heavy-tailed: floating inputs times exp(randn); cast to the problem's dtype."""
     import torch
 
     torch.manual_seed(seed)
-    inputs = list(module.get_inputs())
-    gen = torch.Generator().manual_seed((seed * 2654435761 + 1) % (2**63))
+    with torch.device(device):
+        inputs = list(module.get_inputs())
+    gen = torch.Generator(device=device).manual_seed((seed * 2654435761 + 1) % (2**63))
     out = []
     for x in inputs:
-        if isinstance(x, torch.Tensor) and x.is_floating_point():
-            if heavy:
-                x = x * torch.randn(x.shape, generator=gen).exp()
-            x = x.to(dtype)
-        out.append(x.to(device) if isinstance(x, torch.Tensor) else x)
+        if isinstance(x, torch.Tensor):
+            x = x.to(device)
+            if x.is_floating_point():
+                if heavy:
+                    x = x * torch.randn(x.shape, generator=gen, device=device).exp()
+                x = x.to(dtype)
+        out.append(x)
     return out
 
 
@@ -110,6 +115,7 @@ def main(conn, problem, device: str, dtype_name: str, weight_seed: int, weights_
     """The reference process: answer {"cmd": "prepare"} and {"cmd": "ref", "shape", "seed", "heavy"} until EOF."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the judge's to handle: it ends this process
     ref = None
+    gpu_shared = (lambda: procs.gpu_lock(shared=True)) if device == "cuda" else nullcontext
     while True:
         try:
             msg = wire.recv(conn)
@@ -117,11 +123,13 @@ def main(conn, problem, device: str, dtype_name: str, weight_seed: int, weights_
             return
         try:
             ref = ref or _Reference(problem, device, dtype_name, weight_seed, weights_dir)
-            if msg["cmd"] == "prepare":
-                wire.send(conn, {"ok": True, **ref.prepare()})
-            elif msg["cmd"] == "ref":
-                wire.send(conn, {"ok": True, "tensors": [ref.output(msg["shape"], msg["seed"], msg["heavy"])]})
-            else:
-                return
+            with gpu_shared():  # GPU work of ours, outside any check or timing; released before the (long) send
+                if msg["cmd"] == "prepare":
+                    reply = {"ok": True, **ref.prepare()}
+                elif msg["cmd"] == "ref":
+                    reply = {"ok": True, "tensors": [ref.output(msg["shape"], msg["seed"], msg["heavy"])]}
+                else:
+                    return
+            wire.send(conn, reply)
         except Exception as exc:  # the problem's own code failed: report it, the judge raises
             wire.send(conn, {"ok": False, "error": f"{type(exc).__name__}: {exc}"})

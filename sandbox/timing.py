@@ -2,12 +2,17 @@
 
 Every repetition gets inputs never seen before (so remembering answers buys nothing): at positions the judge drew,
 the inputs of a judge seed (those outputs go back to the judge, who compares them with the reference); elsewhere
-the timing inputs times fresh factors in [0.5, 1.5]. Every repetition's candidate output is also compared with
-the baseline's output on the same inputs (relative difference, kept on the device, read once at the end).
+the timing inputs with floating tensors times fresh factors in [0.5, 1.5] and integer tensors re-drawn from the
+problem's get_inputs() under a fresh judge seed (where the new draw has the same shape and dtype; otherwise they stay
+as drawn: a problem whose integer inputs must agree with its floating ones in value cannot be varied safely).
+Every repetition's candidate output is also compared with the baseline's output on the same inputs (relative
+difference, kept on the device, read once at the end).
 CUDA: warm-up, then alternating candidate / baseline calls, each between two CUDA events with the L2 flushed
 before it (a buffer of twice the L2 is zeroed), repetitions from rep_ms bounded by min_reps / max_reps; then a
 device-wide synchronize and a wall-clock batch of back-to-back calls, so that work hidden on another stream or
-thread shows up (compared with the larger of the event median and the host time per call).
+thread shows up (compared with the larger of the event median and the host time per call). The batch's calls get
+fresh inputs too (made before it starts, within a memory budget), and each of its outputs is compared with the
+baseline's on the same inputs afterwards, so remembering answers buys nothing there either.
 CPU: wall-clock (perf_counter) per call, a few calls each, interleaved.
 The judge turns the raw times into median and 20/80 percentiles (`summarize`).
 """
@@ -19,11 +24,14 @@ from typing import Callable
 
 @dataclass
 class Session:
-    candidate: Callable  # () -> output, on the live inputs
+    candidate: Callable  # (inputs) -> output
     baseline: Callable
     poison: Callable  # () -> None, before each candidate call
+    live: list  # the inputs of the timed calls, refilled in place before each repetition
     refill: Callable  # (index of a checked input set, or None) -> None: new contents of the live inputs
+    fresh: Callable  # () -> a new list of inputs, contents never seen before (the wall-clock batch)
     checked: list[float]  # where the checked calls fall, as fractions of the repetitions (drawn by the judge)
+    batch_bytes: int = 0  # the wall-clock batch's inputs and outputs stay within this many bytes (at least 3 calls)
 
 
 def poison_output(t) -> None:
@@ -104,15 +112,31 @@ def _rep(session: Session, r: int, flush, timer, keep: dict, kept: list, agree) 
     for side in ("c", "b") if r % 2 == 0 else ("b", "c"):
         if side == "c":
             session.poison()
-        if flush is not None:
+        if flush is not None:  # CUDA: each timed call starts on an idle device, so work a call left on another
+            _synchronize()  # stream cannot overlap (and slow) the next one
             flush.zero_()
         timer.start(side)
-        outs[side] = session.candidate() if side == "c" else session.baseline()
+        out = (session.candidate if side == "c" else session.baseline)(session.live)
         timer.stop(side)
+        # what the caller's stream holds when forward returns: copied in stream order, before any synchronize, so
+        # an answer still being computed on a side stream is compared as it stands
+        outs[side] = out.clone() if side == "c" and flush is not None and _is_tensor(out) else out
     agree[r] = _rel_diff(outs["c"], outs["b"])
     poison_output(outs["b"])
     if r in keep:
         kept.append((keep[r], outs["c"]))
+
+
+def _synchronize() -> None:
+    import torch
+
+    torch.cuda.synchronize()
+
+
+def _is_tensor(x) -> bool:
+    import torch
+
+    return isinstance(x, torch.Tensor)
 
 
 def _result(timer, agree, reps: int, kept: list, **extra) -> tuple[dict, list]:
@@ -120,9 +144,40 @@ def _result(timer, agree, reps: int, kept: list, **extra) -> tuple[dict, list]:
              "kept_sets": [j for j, _ in kept], **extra}, [o for _, o in kept])
 
 
+def _nbytes(xs) -> int:
+    import torch
+
+    return sum(x.numel() * x.element_size() for x in xs if isinstance(x, torch.Tensor))
+
+
+def _wallclock(session: Session, calls: int, out_bytes: int, clock) -> dict:
+    """Back-to-back candidate calls on fresh inputs, then one device-wide synchronize: wall time per call and host
+    time per call; then the baseline on the same inputs, each output compared (relative differences)."""
+    import torch
+
+    per_call = max(1, _nbytes(session.live) + out_bytes)
+    calls = max(3, min(calls, session.batch_bytes // per_call))
+    sets = [session.fresh() for _ in range(calls)]
+    torch.cuda.synchronize()
+    outs, host = [], 0.0  # host: time in forward before it returns (a launch-bound candidate is slow on the host)
+    t0 = clock()
+    for inputs in sets:
+        t1 = clock()
+        outs.append(session.candidate(inputs))
+        host += clock() - t1
+    torch.cuda.synchronize()
+    wall_ms = (clock() - t0) * 1e3 / calls
+    agree = torch.zeros(calls, dtype=torch.float64, device="cuda")
+    for k, inputs in enumerate(sets):
+        agree[k] = _rel_diff(outs[k], session.baseline(inputs))
+        outs[k] = None
+    return {"wall_ms": wall_ms, "host_ms": host * 1e3 / calls, "batch_agree": agree.tolist(), "batch_calls": calls}
+
+
 def _measure_cuda(session: Session, cfg: dict, clock) -> tuple[dict, list]:
     import torch
 
+    phases, t_start = {}, clock()
     l2 = torch.cuda.get_device_properties(torch.cuda.current_device()).L2_cache_size or 64 * 2**20
     flush = torch.empty(2 * l2 // 4, dtype=torch.int32, device="cuda")
     sink = torch.zeros(1, dtype=torch.float64, device="cuda")
@@ -140,24 +195,22 @@ def _measure_cuda(session: Session, cfg: dict, clock) -> tuple[dict, list]:
     torch.cuda.synchronize()
     per_pair = max(start.elapsed_time(end) / 5, 1e-3)
     warm(max(1, int(cfg["warmup_ms"] / per_pair)))
+    phases["warmup"] = clock() - t_start
     reps = max(cfg["min_reps"], min(cfg["max_reps"], int(cfg["rep_ms"] / per_pair)))
     keep, timer = _positions(session, reps), _CudaTimer()
     agree = torch.zeros(reps, dtype=torch.float64, device="cuda")
     kept: list = []
+    t0 = clock()
     for r in range(reps):
         _rep(session, r, flush, timer, keep, kept, agree)
     torch.cuda.synchronize()
+    phases["reps"] = clock() - t0
     del flush
-    calls = max(3, min(cfg["wallclock_calls"], reps))
-    host = 0.0  # time in forward before it returns: a launch-bound candidate is slow on the host, not hiding work
     t0 = clock()
-    for _ in range(calls):
-        t1 = clock()
-        session.candidate()
-        host += clock() - t1
-    torch.cuda.synchronize()
-    wall_ms = (clock() - t0) * 1e3 / calls
-    return _result(timer, agree, reps, kept, wall_ms=wall_ms, host_ms=host * 1e3 / calls)
+    out_bytes = _nbytes([kept[0][1]]) if kept else 0
+    batch = _wallclock(session, min(cfg["wallclock_calls"], reps), out_bytes, clock)
+    phases["wallclock"] = clock() - t0
+    return _result(timer, agree, reps, kept, **batch, phases=phases)
 
 
 def _measure_cpu(session: Session, cfg: dict, clock) -> tuple[dict, list]:

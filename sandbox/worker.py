@@ -17,8 +17,9 @@ import tempfile
 import threading
 import time
 import traceback
+from contextlib import nullcontext
 
-from . import timing, wire
+from . import procs, timing, wire
 from .compiler_info import collect
 from .reference import build_inputs, dtype_of, group_key
 
@@ -95,6 +96,14 @@ class Worker:
         self.candidate = None
         self.pool = None  # torch's side streams, listed on first use
         self.phase = "import"
+        self.phases: dict[str, float] = {}  # seconds per step of the current command, sent with its reply
+
+    def tick(self, name: str, since: float) -> None:
+        self.phases[name] = self.phases.get(name, 0.0) + self.clock() - since
+
+    def gpu_shared(self):
+        """The GPU lock, shared: held around every compile step that may launch GPU work (see procs)."""
+        return procs.gpu_lock(shared=True) if self.device == "cuda" else nullcontext()
 
     # ----- defences that run after every step -----
     def guard_state(self) -> None:
@@ -221,22 +230,30 @@ class Worker:
 
     def compile(self) -> dict:
         t0 = self.clock()
-        self.load()
+        with self.gpu_shared():  # an import may launch GPU work (module-level tensors)
+            self.load()
+            self.sync()
+        self.tick("import", t0)
+        t_calls = self.clock()
         for i, mod in enumerate(self.modules):
             self.phase = f"compile of shape {self.label(i)}"
-            self.build(i)
-            inputs = build_inputs(mod, WARM_SEED, False, self.dtype, self.device)
-            with self.torch.no_grad():
-                base = self.refs[group_key(mod)](*inputs)
-            self.out_nbytes[i] = base.numel() * base.element_size()
-            timing.poison_output(base)
-            del base
-            out = self.call(i, inputs)
-            del out
-            self.sync()
+            t1 = self.clock()
+            with self.gpu_shared():  # taken again per shape: a judge waiting to time gets in between
+                self.tick("lock_wait", t1)
+                self.build(i)
+                inputs = build_inputs(mod, WARM_SEED, False, self.dtype, self.device)
+                with self.torch.no_grad():
+                    base = self.refs[group_key(mod)](*inputs)
+                self.out_nbytes[i] = base.numel() * base.element_size()
+                timing.poison_output(base)
+                del base
+                out = self.call(i, inputs)
+                del out
+                self.sync()
             self.guard_state()
+        self.tick("first_calls", t_calls)
         kernels = collect(self.candidate, list(self.news.values()))
-        return {"kind": "compiled", "seconds": self.clock() - t0, "kernels": kernels}
+        return {"kind": "compiled", "seconds": self.clock() - t0, "kernels": kernels, "phases": self.phases}
 
     # ----- calls -----
     def label(self, i: int) -> str:
@@ -308,13 +325,19 @@ class Worker:
         """Run the candidate `runs` times on the inputs of one judge seed; return the outputs."""
         torch, i = self.torch, msg["shape"]
         self.phase = f"check of shape {self.label(i)}"
+        t0 = self.clock()
         inputs = build_inputs(self.modules[i], msg["seed"], msg["heavy"], self.dtype, self.device)
         clones = [x.clone() if isinstance(x, torch.Tensor) else x for x in inputs]
+        self.tick("inputs", t0)
         outs = []
         for _ in range(msg.get("runs", 1)):
+            t0 = self.clock()
             out = self.call(i, inputs, probe=True)
             self.check_output(i, out, inputs)
+            self.tick("calls", t0)
+            t0 = self.clock()
             outs.append(out.detach().to("cpu"))
+            self.tick("to_host", t0)
             del out
             for x, c in zip(inputs, clones):
                 if isinstance(x, torch.Tensor) and not torch.equal(x, c):
@@ -326,33 +349,74 @@ class Worker:
         """Time candidate and baseline interleaved on fresh inputs; return the times and the checked calls' outputs."""
         torch, i = self.torch, msg["shape"]
         self.phase = f"timing of shape {self.label(i)}"
+        t0 = self.clock()
         mod, key = self.modules[i], group_key(self.modules[i])
         base = build_inputs(mod, msg["seed"], False, self.dtype, self.device)
         sets = [build_inputs(mod, seed, False, self.dtype, self.device) for seed in msg["checked_seeds"]]
         live = [x.clone() if isinstance(x, torch.Tensor) else x for x in base]
+        draws = iter(range(1, 1 << 62))
+        integers = any(isinstance(x, torch.Tensor) and not x.is_floating_point() for x in base)
+
+        def redrawn() -> list:
+            """The problem's own integer inputs under a new judge-derived seed (None where they cannot replace
+            the base's: another shape or dtype)."""
+            if not integers:
+                return [None] * len(base)
+            new = build_inputs(mod, (msg["vary_seed"] + next(draws)) % (1 << 62), False, self.dtype, self.device)
+            return [n if isinstance(b, torch.Tensor) and isinstance(n, torch.Tensor) and not b.is_floating_point()
+                    and n.shape == b.shape and n.dtype == b.dtype else None for b, n in zip(base, new)]
+
+        def vary(dst, src, new) -> None:
+            """dst gets contents never seen before, from the base src (floating: times fresh factors)."""
+            if new is not None:
+                dst.copy_(new)
+            else:
+                dst.copy_(src)
+                if dst.is_floating_point():
+                    dst.mul_(torch.empty_like(dst).uniform_(0.5, 1.5))
 
         def refill(j):
-            for dst, src in zip(live, sets[j] if j is not None else base):
+            if j is not None:
+                for dst, src in zip(live, sets[j]):
+                    if isinstance(dst, torch.Tensor):
+                        dst.copy_(src)
+                return
+            for dst, src, new in zip(live, base, redrawn()):
                 if isinstance(dst, torch.Tensor):
-                    dst.copy_(src)
-                    if j is None and dst.is_floating_point():  # contents never seen before
-                        dst.mul_(torch.empty_like(dst).uniform_(0.5, 1.5))
+                    vary(dst, src, new)
 
-        def run(model):
+        def fresh() -> list:
+            out = []
+            for src, new in zip(base, redrawn()):
+                if isinstance(src, torch.Tensor):
+                    src = src.clone()
+                    vary(src, src, new)
+                out.append(src)
+            return out
+
+        def run(model, inputs):
             with torch.no_grad():
-                return model(*live)
+                return model(*inputs)
 
-        session = timing.Session(candidate=lambda: run(self.news[key]), baseline=lambda: run(self.refs[key]),
-                                 poison=lambda: self.poison(i), refill=refill, checked=msg["checked_at"])
+        session = timing.Session(candidate=lambda xs: run(self.news[key], xs),
+                                 baseline=lambda xs: run(self.refs[key], xs),
+                                 poison=lambda: self.poison(i), live=live, refill=refill, fresh=fresh,
+                                 checked=msg["checked_at"], batch_bytes=int(self.spec["timing"]["wallclock_mb"]) << 20)
+        self.tick("inputs", t0)
         try:
             stats, kept = timing.measure(session, self.spec["timing"], self.device, self.clock)
         except Exception as exc:
             traceback.print_exc()
             raise self.classify(exc, f"shape {self.label(i)}: forward raised while timed")
+        for name, seconds in stats.pop("phases", {}).items():
+            self.phases[f"timing_{name}"] = self.phases.get(f"timing_{name}", 0.0) + float(seconds)
         for out in kept:
             self.check_output(i, out, live)
         self.guard_state()
-        return {"kind": "timing", **stats, "tensors": [o.detach().to("cpu") for o in kept]}
+        t0 = self.clock()
+        tensors = [o.detach().to("cpu") for o in kept]
+        self.tick("to_host", t0)
+        return {"kind": "timing", **stats, "tensors": tensors}
 
     def serve(self) -> None:
         commands = {"check": self.check, "time": self.time}
@@ -363,7 +427,9 @@ class Worker:
                 return
             if msg.get("cmd") not in commands:
                 return
-            wire.send(self.conn, commands[msg["cmd"]](msg))
+            self.phases = {}
+            reply = commands[msg["cmd"]](msg)
+            wire.send(self.conn, {**reply, "phases": self.phases})
 
 
 def main(conn, spec: dict, log_path: str) -> None:

@@ -56,11 +56,12 @@ def test_each_corpus_file_says_what_it_tries_and_is_in_the_table(path):
     doc = _docstring(path)
     assert len(doc) > 40, f"{path.name} must start with a docstring saying what it tries"
     for row in rows:
-        assert f"`{row.status}`" in doc, f"{path.name}: its docstring does not name the verdict `{row.status}`"
+        for status in row.status.split("|"):
+            assert f"`{status}`" in doc, f"{path.name}: its docstring does not name the verdict `{status}`"
 
 
 def test_the_corpus_covers_at_least_fifteen_kinds_and_honest_candidates():
-    attacks = {c.file for c in cases.CASES if c.status != "ok"}
+    attacks = {c.file for c in cases.CASES if "ok" not in c.status.split("|")}
     assert len(attacks) >= 15
     assert {c.device for c in cases.CASES if c.status == "ok"} == {"cpu", "cuda"}
     assert all(ast.parse(c.source()) for c in cases.CASES if c.status not in ("compile_error",))

@@ -105,8 +105,52 @@ def test_ctrl_c_is_left_to_the_judge(rms):
 def test_start_then_finish_overlaps_candidates(rms):
     honest = (CANDIDATES / "rmsnorm_torch.py").read_text()
     first, second = rms.start(honest), rms.start(honest)
-    assert_ok(rms.finish(first), 3)
+    evaluation = rms.finish(first)
+    assert_ok(evaluation, 3)
     assert_ok(rms.finish(second), 3)
+    for phase in ("compile_wait", "checks", "timing", "check_compare", "worker_first_calls"):
+        assert evaluation.phases.get(phase, -1) >= 0, f"phase {phase} missing from {evaluation.phases}"
+
+
+def test_gpu_lock_is_shared_by_readers_and_writers_go_first():
+    """Readers share the lock; a waiting writer holds new readers back (timing is not starved)."""
+    import threading
+    import time
+
+    from agentopt.sandbox.procs import gpu_lock
+
+    index, events = 4242, []
+    inside = threading.Event()
+
+    def reader(name, hold_s, entered=None):
+        with gpu_lock(index, shared=True):
+            events.append(f"{name} in")
+            if entered is not None:
+                entered.set()
+            time.sleep(hold_s)
+        events.append(f"{name} out")
+
+    def writer():
+        with gpu_lock(index):
+            events.append("writer in")
+            time.sleep(0.1)
+        events.append("writer out")
+
+    first = threading.Thread(target=reader, args=("r1", 0.5, inside))
+    first.start()
+    inside.wait(5)
+    second = threading.Thread(target=reader, args=("r2", 0.0))
+    second.start()
+    second.join(5)
+    assert events[:3] == ["r1 in", "r2 in", "r2 out"]  # shared: the second reader did not wait
+    w = threading.Thread(target=writer)
+    w.start()
+    time.sleep(0.15)  # the writer now waits for r1
+    late = threading.Thread(target=reader, args=("r3", 0.0))
+    late.start()
+    for t in (first, w, late):
+        t.join(5)
+    assert events.index("r1 out") < events.index("writer in") < events.index("writer out") < events.index("r3 in")
 
 
 def test_zeros_are_incorrect_with_the_shape_and_error(rms):

@@ -1,9 +1,10 @@
 """The evolutionary loop: `Search.step` is one step, top to bottom; `Search.run` keeps several steps in flight.
 
 Concurrency: each step is an asyncio task. Its coder call (an LLM request) runs alongside other steps'; its
-candidate starts compiling in a worker process (`Evaluator.start`) as soon as it exists; then it waits for the GPU
-(one lock per evaluator: one candidate timed at a time) and `Evaluator.finish` runs in a thread, so LLM calls and
-other workers' compilation go on meanwhile. The number of steps in flight bounds both the LLM calls and the
+candidate starts compiling in a worker process (`Evaluator.start`) as soon as it exists; then it waits for its
+turn (one candidate judged at a time) and `Evaluator.finish` runs in a thread, so LLM calls and other workers'
+compilation go on meanwhile (the evaluator's GPU lock keeps their GPU work out of checks and timing). GPU busy
+time is the time the evaluator held the GPU exclusive (its `checks` and `timing` phases). The number of steps in flight bounds both the LLM calls and the
 compilation that runs ahead of the GPU.
 """
 from __future__ import annotations
@@ -134,9 +135,8 @@ class Search:
         try:
             pending = self.evaluator.start(proposal.source)
             async with self.gpu:
-                t0 = time.monotonic()
                 evaluation = await asyncio.to_thread(self.evaluator.finish, pending)
-                self.counters.gpu_busy_s += time.monotonic() - t0
+                self.counters.gpu_busy_s += sum(evaluation.phases.get(p, 0.0) for p in ("checks", "timing"))
         except Exception as exc:  # the judge itself failed (e.g. the reference cannot run): no verdict, stop
             self.state.fatal = f"the evaluator failed: {type(exc).__name__}: {exc}"
             return

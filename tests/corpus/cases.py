@@ -3,8 +3,7 @@
 A row: file (in this folder), problem (zoo name), status, a substring the reason must contain (case-insensitive),
 device ("cpu" runs in CI, "cuda" only on a GPU), static_guard (off tests the runtime defences behind the guard),
 limits (EvalConfig overrides, e.g. short time limits for hangs), shapes (a subset of the GPU shapes, to keep
-GPU runs short; None is all of them) and hole: where the evaluator is known to give another verdict, what it
-misses. Such a row is a strict xfail: it fails loudly once the evaluator is fixed, and the note must go.
+GPU runs short; None is all of them) and max_score (a bound on the score where `ok` is an allowed verdict).
 """
 from __future__ import annotations
 
@@ -27,7 +26,7 @@ class Case:
     static_guard: bool = True
     limits: tuple = ()  # (("compile_timeout_s", 10.0), ...): EvalConfig overrides
     shapes: tuple | None = None  # GPU shapes to use, e.g. ({"M": 1}, {"M": 128})
-    hole: str | None = None  # a known gap in the evaluator: the row is expected to fail until it is closed
+    max_score: float | None = None  # where "ok" is allowed: the score it may not exceed (no speedup bought)
 
     @property
     def id(self) -> str:
@@ -105,11 +104,14 @@ CASES = [
     Case("wrong_between_checks.py", SOFTMAX, "incorrect", "timed call", device="cuda",
          shapes=({"M": 64, "N": 32768},)),
     Case("side_stream_junk.py", RMS, "rejected", "never synchronises", device="cuda", shapes=GPU_SHAPES),
-    Case("side_stream_junk.py", RMS, "rejected", "work left running on another stream", device="cuda",
-         static_guard=False, shapes=GPU_SHAPES),
+    # guard off, the junk is harmless: every timed call starts on an idle device, so it cannot slow the baseline;
+    # the stream-pool check may or may not still see it running. What must hold: no speedup bought by it.
+    Case("side_stream_junk.py", RMS, "ok|rejected", "|work left running on another stream", device="cuda",
+         static_guard=False, shapes=GPU_SHAPES, max_score=1.05),
     Case("side_stream.py", FFN, "rejected", "never synchronises", device="cuda", shapes=GPU_SHAPES),
-    Case("side_stream.py", FFN, "rejected", "work left running on another stream", device="cuda",
-         static_guard=False, shapes=GPU_SHAPES),
+    # guard off: caught by the stream-pool check, the wall-clock batch, or the outputs as the caller's stream sees them
+    Case("side_stream.py", FFN, "rejected|incorrect", "work left running on another stream|timed call|wall",
+         device="cuda", static_guard=False, shapes=GPU_SHAPES),
     Case("patch_synchronize.py", RMS, "rejected", "torch.cuda.synchronize", device="cuda", static_guard=False,
          shapes=GPU_SHAPES),
     Case("illegal_address.py", RMS, "crashed", "CUDA", device="cuda", shapes=GPU_SHAPES),
@@ -145,17 +147,21 @@ class Evaluators:
 
 
 def params(rows: list[Case]) -> list:
-    """Rows as pytest params; a row with a known evaluator hole is a strict xfail naming the hole."""
-    return [pytest.param(c, id=c.id, marks=[pytest.mark.xfail(strict=True, reason=f"evaluator hole: {c.hole}")]
-                         if c.hole else []) for c in rows]
+    return [pytest.param(c, id=c.id) for c in rows]
 
 
 def assert_verdict(case: Case, evaluation) -> None:
+    """`case.status` and `case.reason` may list alternatives separated by '|' (verdicts that race between two
+    equally valid defences); an `ok` alternative must not exceed `case.max_score`."""
     got = f"{evaluation.status}: {evaluation.reason}"
-    assert evaluation.status == case.status, f"{case.file}: expected {case.status}, got {got}"
-    if case.status == "ok":
+    statuses = case.status.split("|")
+    assert evaluation.status in statuses, f"{case.file}: expected {case.status}, got {got}"
+    if evaluation.status == "ok":
         assert evaluation.reason is None and evaluation.score > 0, got
         assert all(s.correct and s.time_ms and s.baseline_ms for s in evaluation.shapes), got
+        if case.max_score is not None:
+            assert evaluation.score <= case.max_score, f"{case.file}: a speedup it should not have: {got}"
     else:
         assert evaluation.score == 0, got
-        assert case.reason.lower() in (evaluation.reason or "").lower(), f"{case.file}: {got}"
+        reasons = [r for r in case.reason.lower().split("|") if r]
+        assert any(r in (evaluation.reason or "").lower() for r in reasons), f"{case.file}: {got}"

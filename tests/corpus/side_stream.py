@@ -2,7 +2,8 @@
 caller's stream wait, so CUDA events recorded on the current stream measure almost nothing while the answer is
 right once the device is synchronised. With the guard on: `rejected` (a stream never synchronised); with the
 guard off: `rejected` by the runtime checks (after forward returns, the caller's stream finishes while a stream of
-torch's pool is still busy; behind that, the wall-clock cross-check)."""
+torch's pool is still busy; behind that, the wall-clock cross-check), or `incorrect` where the output, as the
+caller's stream holds it when forward returns, is not the answer yet."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

@@ -2,8 +2,9 @@
 20 us of junk memory traffic (a 32 MB copy) launched on a private stream that is never joined. The candidate's
 own CUDA events see only its honest work; the junk overlaps the baseline's next call and slows it, and 20 us per
 call stays inside the wall-clock cross-check's 50 us slack. With the guard on: `rejected` (a stream never
-synchronised); with the guard off: `rejected` too (the copy's stream, one of torch's pool, is still busy once the
-caller's stream has finished)."""
+synchronised). With the guard off the trick buys nothing: each timed call starts on an idle device, so the junk
+cannot overlap the baseline; the verdict is `ok` without a speedup, or `rejected` where the stream-pool check still
+sees the copy running."""
 import torch
 import torch.nn as nn
 
