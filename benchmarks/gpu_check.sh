@@ -5,6 +5,8 @@
 #   bash benchmarks/gpu_check.sh            # setup + GPU tests + evaluator benchmark + ffn/rmsnorm benchmarks
 #   bash benchmarks/gpu_check.sh tests      # only some stages: setup is implied; stages: tests eval tune ffn run
 #   GPU_TESTS="tests/test_a.py tests/test_b.py" bash benchmarks/gpu_check.sh tests   # a subset of the GPU tests
+#   SEARCH="llama3-8b-ffn:6 llama3-8b-rmsnorm:1.5" bash benchmarks/gpu_check.sh search   # agentopt run (minutes
+#        each) with the template coder, then agentopt harvest into kernels/library and agentopt library bench
 #
 # Logs go to $LOGDIR (default /tmp/agentopt-gpu-check), results JSON to benchmarks/results/; where $OUT is set
 # (the device tool), both come back as $OUT/gpu_check.tgz. A summary table is printed last.
@@ -41,9 +43,16 @@ for s in $stages; do
     ffn) stage ffn python3 benchmarks/ffn.py
          stage rmsnorm python3 benchmarks/ffn.py --problem llama3-8b-rmsnorm ;;
     run) stage run python3 benchmarks/run_speed.py ;;
-    *) echo "unknown stage $s (tests eval tune ffn run)"; exit 2 ;;
+    search) for item in ${SEARCH:-llama3-8b-ffn:6}; do
+              p=${item%%:*}; m=${item##*:}
+              stage "run-$p" agentopt run --model "$p" --coder template --budget-minutes "$m" --runs-dir runs
+              stage "harvest-$p" agentopt harvest "$(ls -td runs/*"$p"* | head -1)"
+            done
+            stage bench agentopt library bench --device cuda ;;
+    *) echo "unknown stage $s (tests eval tune ffn run search)"; exit 2 ;;
   esac
 done
-[ -n "${OUT:-}" ] && tar czf "$OUT/gpu_check.tgz" -C "$LOGDIR" . -C "$PWD" benchmarks/results
+[ -n "${OUT:-}" ] && tar czf "$OUT/gpu_check.tgz" -C "$LOGDIR" . -C "$PWD" benchmarks/results kernels/library \
+  $(ls -d runs/*/ 2>/dev/null)
 echo; echo "=== summary ($(cat "$LOGDIR/gpu.txt"))"
 printf '%s\n' "${summary[@]}"

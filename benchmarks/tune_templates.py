@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import itertools
 import json
 import math
 import multiprocessing as mp
@@ -176,24 +177,24 @@ def sample_points(template, problem, hardware, rng, n: int, base: dict, keys: li
 
 
 def gemv_points(gc, problem, hardware) -> list[dict]:
-    """The CUDA C kernels' own parameters on a grid around the SEED (others at the SEED), prune survivors."""
+    """The CUDA C kernels' own parameters (others at the SEED), prune survivors: the two-pass kernels at their best
+    point of the last run, and the fused one-pass kernel over its grid of block shapes and blocks per SM."""
     dims = [gc.dims(problem, s) for s in problem.shapes]
-    out = []
-    for rows, warps, unroll in [(2, 4, 2), (1, 4, 4), (2, 8, 2), (4, 4, 1), (4, 8, 1), (4, 2, 1), (4, 4, 2)]:
-        for gu_kw in (1, 2):
-            for down_kw in (1, 2, 4, 8):
-                for load in ("__ldcs", "__ldg") if (rows, warps, unroll) == (2, 4, 2) else ("__ldcs",):
-                    params = {**gc.SEED, "rows": rows, "warps": warps, "unroll": unroll, "gu_kw": gu_kw,
-                              "down_kw": down_kw, "load": load}
-                    if gc.prune(params, hardware, dims) is None:
-                        out.append(params)
+    two = {"passes": 2, "rows": 4, "warps": 4, "unroll": 1, "gu_kw": 1, "down_kw": 4, "load": "__ldcs"}
+    out = [{**gc.SEED, **two}]
+    for warps, rows, unroll, blocks in itertools.product((4, 8, 16), (1, 2, 4), (1, 2), (1, 2, 3, 4)):
+        params = {**gc.SEED, "passes": 1, "warps": warps, "rows": rows, "unroll": unroll, "blocks_per_sm": blocks,
+                  "load": "__ldcs"}
+        if gc.prune(params, hardware, dims) is None:
+            out.append(params)
     return out
 
 
-def choose_small_max_m(best_small: dict | None, cublas: dict | None) -> int:
-    """The dispatch threshold: Triton streaming up to the M where it stops beating cuBLAS (by total log time)."""
+def choose_small_max_m(best_small: dict | None, cublas: dict | None, seed: int) -> int:
+    """The dispatch threshold: Triton streaming up to the M where it stops beating cuBLAS (by total log time);
+    the SEED's where the small path was not tuned in this run."""
     if not best_small or not cublas:
-        return 128
+        return seed
     def cost(t: int) -> float:
         return sum(math.log(best_small["per_M"][m]["us"] if m <= t and best_small["per_M"][m]["ok"]
                             else cublas["per_M"][m]["us"]) for m in (16, 64, 128))
@@ -275,7 +276,7 @@ def main() -> None:
             composed.update({k: best[("gated_mlp", group)]["params"][k] for k in gm.GROUPS[group]})
     small = [best.get(("gated_mlp", g)) for g in ("small_gateup", "small_down")]
     best_small = max((r for r in small if r), key=score, default=None)
-    composed["small_max_m"] = choose_small_max_m(best_small, best.get(("gated_mlp", "cublas")))
+    composed["small_max_m"] = choose_small_max_m(best_small, best.get(("gated_mlp", "cublas")), composed["small_max_m"])
     finals = [composed, {**composed, "small_max_m": 128}] if composed["small_max_m"] != 128 else [composed]
     timed = []
     for params in finals:

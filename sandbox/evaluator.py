@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from agentopt.config import EvalConfig
 from agentopt.problems import shape_label
 
-from . import checks, procs, reference, timing, wire, worker
+from . import checks, guard, procs, reference, timing, wire, worker
+from .compiler_info import from_ptxas_log
 from .records import (CheckResult, CompileResult, Evaluation, KernelInfo, ShapeCost, ShapeResult,  # noqa: F401
                       TimingResult)
 
@@ -107,7 +108,7 @@ class Evaluator:
 
     def start(self, source: str) -> Pending:
         pending = Pending(source=source, started=time.monotonic())
-        pending.guard = _static_guard(source) if self.config.static_guard else []
+        pending.guard = guard.check_source(source) if self.config.static_guard else []
         if pending.guard:
             pending.early = Evaluation(status="rejected", reason="; ".join(pending.guard), guard=pending.guard,
                                        device=self.device)
@@ -167,7 +168,7 @@ class Evaluator:
             procs.stop(pending.proc, pending.conn, self.config.kill_grace_s)
             self._live.pop(id(pending), None)
         compile_result.log = _read_log(pending.log_path)
-        compile_result.kernels += [KernelInfo(**k) for k in _ptxas(compile_result.log)]
+        compile_result.kernels += [KernelInfo(**k) for k in from_ptxas_log(compile_result.log)]
         evaluation.compile = compile_result
         evaluation.device = self.device
         evaluation.gpu = self.hardware.name if self.hardware is not None and self.device == "cuda" else None
@@ -371,16 +372,6 @@ def _geomean(values: list[float | None]) -> float:
     return math.exp(sum(math.log(v) for v in vals) / len(vals)) if vals and len(vals) == len(values) else 0.0
 
 
-def _static_guard(source: str) -> list[str]:
-    try:
-        from . import guard
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.guard":
-            raise
-        return []
-    return list(guard.check_source(source))
-
-
 def _read_log(path: str, limit: int = 200_000) -> str:
     try:
         with open(path, errors="replace") as f:
@@ -393,9 +384,3 @@ def _read_log(path: str, limit: int = 200_000) -> str:
 def _log_tail(path: str, lines: int = 3) -> str:
     tail = [ln.strip() for ln in _read_log(path, 20_000).splitlines() if ln.strip()]
     return " | ".join(tail[-lines:])[:500]
-
-
-def _ptxas(log: str) -> list[dict]:
-    from .compiler_info import from_ptxas_log
-
-    return from_ptxas_log(log)

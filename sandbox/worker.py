@@ -1,6 +1,9 @@
 """The worker: one process per candidate. It imports the candidate, compiles it (first call on each shape), then
 answers the judge's commands: run on a seed's inputs ("check") and time against the baseline ("time").
 
+After every step it runs the runtime defences of tamper.py (what the candidate changed in this process, work it
+left running); their reasons are `rejected` verdicts.
+
 It never holds a reference output: it sends the candidate's outputs to the judge, who compares. Its stdout and
 stderr go to a log file the judge reads (compiler output, tracebacks, faulthandler's dump on a segfault).
 Every reply is one message: {"kind": "compiled" | "outputs" | "timing"} or a failure {"kind": status, "error"}.
@@ -14,7 +17,6 @@ import os
 import signal
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from contextlib import nullcontext
@@ -22,29 +24,10 @@ from contextlib import nullcontext
 from . import procs, timing, wire
 from .compiler_info import collect
 from .reference import build_inputs, dtype_of, group_key
+from .tamper import Tamper
 
 WARM_SEED = 12345  # inputs of the compile call: not a judge seed, nothing is checked on them
 
-# Replacing any of these (compared by identity) is tampering with the harness.
-WATCHED = (
-    "torch.cuda.synchronize", "torch.cuda.Event", "torch.cuda.Event.record", "torch.cuda.Event.elapsed_time",
-    "torch.cuda.Event.synchronize", "torch.cuda.current_stream", "torch.cuda.Stream", "torch.cuda.Stream.query",
-    "torch.cuda.empty_cache",
-    "time.perf_counter", "time.perf_counter_ns", "time.time", "time.monotonic", "threading.active_count",
-    "torch.allclose", "torch.equal", "torch.isfinite", "torch.isnan", "torch.testing.assert_close",
-    "torch.manual_seed", "torch._disable_dynamo", "torch.randn", "torch.full", "torch.empty", "torch.load",
-    "torch.Tensor.clone", "torch.Tensor.copy_", "torch.Tensor.fill_", "torch.Tensor.to", "torch.Tensor.cpu",
-    "torch.Tensor.contiguous", "torch.Tensor.view", "torch.Tensor.numpy", "torch.Tensor.__eq__",
-    "torch.Tensor.data_ptr", "torch.Tensor.untyped_storage", "torch.nn.Module.__call__",
-    "torch.nn.Module._call_impl", "torch.nn.Module.load_state_dict", "torch.nn.Module.state_dict",
-    "torch.nn.Module.to", "builtins.isinstance", "builtins.type", "json.dumps",
-)
-HARNESS = ("agentopt.sandbox.worker", "agentopt.sandbox.timing", "agentopt.sandbox.wire",
-           "agentopt.sandbox.reference", "agentopt.sandbox.compiler_info")
-# torch.nn.modules.module's process-wide hook tables: any entry reaches the baseline too.
-GLOBAL_HOOKS = ("_global_forward_pre_hooks", "_global_forward_hooks", "_global_backward_pre_hooks",
-                "_global_backward_hooks", "_global_module_registration_hooks",
-                "_global_parameter_registration_hooks", "_global_buffer_registration_hooks")
 # Exceptions of these classes (anywhere in the MRO) are compile errors, not wrong kernels.
 COMPILE_ERRORS = {"CompilationError", "CompileTimeAssertionFailure", "OutOfResources", "CompileException",
                   "NVRTCError", "CalledProcessError"}
@@ -56,26 +39,6 @@ class Failure(Exception):
     def __init__(self, status: str, error: str):
         super().__init__(error)
         self.status, self.error = status, error
-
-
-def _lookup(name: str):
-    parts = name.split(".")
-    obj = sys.modules.get(parts[0]) or __import__(parts[0])
-    for part in parts[1:]:
-        if isinstance(obj, type):  # static lookup: a classmethod would give a new bound object each time
-            obj = next((k.__dict__[part] for k in obj.__mro__ if part in k.__dict__), None)
-        else:
-            obj = getattr(obj, part, None)
-    return obj
-
-
-def snapshot() -> dict:
-    snap = {name: _lookup(name) for name in WATCHED}
-    for mod_name in HARNESS:
-        for attr, value in getattr(sys.modules.get(mod_name), "__dict__", {}).items():
-            if not attr.startswith("__"):
-                snap[f"{mod_name}.{attr}"] = value
-    return snap
 
 
 def _error_text(exc: BaseException) -> str:
@@ -94,7 +57,7 @@ class Worker:
         self.clock = time.perf_counter
         self.refs, self.news, self.out_nbytes = {}, {}, {}
         self.candidate = None
-        self.pool = None  # torch's side streams, listed on first use
+        self.tamper: Tamper | None = None  # the runtime defences, set up before the candidate is imported
         self.phase = "import"
         self.phases: dict[str, float] = {}  # seconds per step of the current command, sent with its reply
 
@@ -105,84 +68,16 @@ class Worker:
         """The GPU lock, shared: held around every compile step that may launch GPU work (see procs)."""
         return procs.gpu_lock(shared=True) if self.device == "cuda" else nullcontext()
 
-    # ----- defences that run after every step -----
     def guard_state(self) -> None:
-        changed = [n for n, v in snapshot().items() if self.watch.get(n, v) is not v and not self.torchs_own(n, v)]
-        if changed:
-            raise Failure("rejected", f"the candidate replaced {', '.join(sorted(changed)[:6])} (tampering with "
-                          "the harness or torch is not allowed)")
-        hooks = self.global_hooks()
-        grown = [n for n in GLOBAL_HOOKS if hooks[n] > self.hooks[n]]
-        if grown:
-            raise Failure("rejected", f"the candidate registered global module hooks ({', '.join(grown)}); they "
-                          "reach the baseline timed beside it")
-        modes = self.active_modes()
-        if modes > self.modes:
-            raise Failure("rejected", f"the candidate left {modes - self.modes} torch function/dispatch mode(s) "
-                          "active; they intercept the harness's own tensor calls")
-        if threading.active_count() > self.threads:
-            raise Failure("rejected", f"the candidate left {threading.active_count() - self.threads} thread(s) "
-                          "running; do all work in forward on the caller's thread and stream")
-
-    def torchs_own(self, name: str, new) -> bool:
-        """torch's own patch: importing torch._dynamo (torch.compile's first call) replaces torch.manual_seed by
-        torch._disable_dynamo's wrapper around the original."""
-        old, disable = self.watch.get(name), self.watch["torch._disable_dynamo"]
-        if name != "torch.manual_seed" or disable is None or not callable(old):
-            return False
-        code = getattr(new, "__code__", None)
-        if code is None or code is not getattr(disable(old), "__code__", False) or "fn" not in code.co_freevars:
-            return False
-        return new.__closure__[code.co_freevars.index("fn")].cell_contents is old
-
-    def global_hooks(self) -> dict[str, int]:
-        table = self.torch.nn.modules.module
-        return {n: len(getattr(table, n, None) or ()) for n in GLOBAL_HOOKS}
-
-    def active_modes(self) -> int:
-        c = self.torch._C
-        return sum(getattr(c, f, lambda: 0)() for f in ("_len_torch_function_stack", "_len_torch_dispatch_stack"))
-
-    def side_streams(self) -> list:
-        """Every stream of torch's stream pool (torch.cuda.Stream() hands them out round-robin, 32 per priority):
-        a candidate's side stream made through torch is one of them."""
-        if self.pool is None:
-            torch = self.torch
-            least, greatest = torch.cuda.Stream.priority_range()
-            found = {}
-            for priority in range(least, greatest - 1, -1):
-                for _ in range(64):  # twice round the pool: every stream whatever the round-robin's position
-                    s = torch.cuda.Stream(priority=priority)
-                    found.setdefault(s.cuda_stream, s)
-            self.pool = list(found.values())
-        return self.pool
-
-    def pending_work(self, label: str, caller) -> None:
-        """Called right after forward returned, before anything synchronises: wait for the caller's stream only,
-        then see whether the device still has work. Work still running then was left on another stream: the
-        caller's CUDA events never saw it (it escapes the timing, or slows the baseline timed next)."""
-        torch = self.torch
-        if torch.cuda.current_stream() != caller:
-            raise Failure("rejected", f"shape {label}: forward returned with another current CUDA stream than "
-                          "the caller's; restore it (use `with torch.cuda.stream(...)`) and join your streams")
-        done = torch.cuda.Event()
-        done.record(caller)
-        done.synchronize()
-        busy = sum(not s.query() for s in self.side_streams())
-        t0 = self.clock()
-        torch.cuda.synchronize()
-        waited = (self.clock() - t0) * 1e3
-        if busy or waited > self.spec["pending_work_ms"]:
-            what = f"{busy} stream(s) of torch's pool still busy" if busy else f"the device busy {waited:.2f} ms more"
-            raise Failure("rejected", f"shape {label}: work left running on another stream after forward returned "
-                          f"({what} once the caller's stream finished); make the caller's stream wait for it "
-                          "(`torch.cuda.current_stream().wait_stream(side)`) before returning")
+        """The runtime defences (tamper.Tamper), after every step: a reason is a `rejected` verdict."""
+        reason = self.tamper.check()
+        if reason:
+            raise Failure("rejected", reason)
 
     # ----- compile phase -----
     def load(self) -> None:
         source = self.spec["source"]
-        self.threads = threading.active_count()
-        self.watch, self.hooks, self.modes = snapshot(), self.global_hooks(), self.active_modes()
+        self.tamper = Tamper(self.torch, self.clock, self.spec["pending_work_ms"])
         folder = tempfile.mkdtemp(prefix="agentopt-cand-")
         path = os.path.join(folder, f"candidate_{hashlib.sha256(source.encode()).hexdigest()[:12]}.py")
         with open(path, "w") as f:
@@ -247,9 +142,7 @@ class Worker:
                 self.out_nbytes[i] = base.numel() * base.element_size()
                 timing.poison_output(base)
                 del base
-                out = self.call(i, inputs)
-                del out
-                self.sync()
+                self.call(i, inputs)
             self.guard_state()
         self.tick("first_calls", t_calls)
         kernels = collect(self.candidate, list(self.news.values()))
@@ -271,19 +164,21 @@ class Worker:
         blocks = [torch.full((self.out_nbytes[i],), 255, dtype=torch.uint8, device=self.device) for _ in range(2)]
         del blocks
 
-    def call(self, i: int, inputs: list, poison: bool = True, probe: bool = False):
-        """One forward, then the device synchronised; probe: first look for work left on other streams."""
+    def call(self, i: int, inputs: list, probe: bool = False):
+        """One forward on poisoned memory, then the device synchronised; probe: first look for work left on
+        other streams (tamper.Tamper.pending_work)."""
         torch = self.torch
-        if poison:
-            self.poison(i)
+        self.poison(i)
         try:
             caller = torch.cuda.current_stream() if self.device == "cuda" else None
             if probe and caller is not None:
-                self.side_streams()  # listed before forward: the probe after it must be quick
+                self.tamper.side_streams()  # listed before forward: the probe after it must be quick
             with torch.no_grad():
                 out = self.news[group_key(self.modules[i])](*inputs)
             if probe and caller is not None:
-                self.pending_work(self.label(i), caller)
+                reason = self.tamper.pending_work(caller)
+                if reason:
+                    raise Failure("rejected", f"shape {self.label(i)}: {reason}")
             self.sync()
         except Failure:
             raise

@@ -196,10 +196,12 @@ def test_sampled_points_match_the_reference_under_the_interpreter(name, interpre
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed here")
 def test_cuda_c_template_compiles_with_nvcc(tmp_path):
     t = TEMPLATES["gemv_cuda"]
-    heavy = {**t.SEED, "max_m": 8, "rows": 4, "warps": 8, "gu_kw": 2, "down_kw": 8, "unroll": 2, "load": "__ldg"}
-    for i, params in enumerate([t.SEED, heavy]):
+    heavy = {**t.SEED, "passes": 2, "max_m": 8, "rows": 4, "warps": 8, "gu_kw": 2, "down_kw": 8, "unroll": 2,
+             "load": "__ldg"}
+    fused = {**t.SEED, "passes": 1, "max_m": 8, "rows": 1, "warps": 16, "unroll": 2, "blocks_per_sm": 1}
+    for i, params in enumerate([t.SEED, heavy, fused]):
         src = tmp_path / f"k{i}.cu"
-        src.write_text(t.cuda_source(params))
+        src.write_text(t.cuda_source(params, 4096))
         out = subprocess.run(["nvcc", "-cubin", "-arch=sm_90", "-o", str(tmp_path / f"k{i}.cubin"), str(src)],
                              capture_output=True, text=True, timeout=300)
         assert out.returncode == 0, out.stderr[-2000:]

@@ -108,8 +108,10 @@ def _group_points(template: str, group: str, base: dict, keys: list[str]) -> lis
         return [{**base, **sub} for sub in points({k: t.SPACE[k] for k in keys})]
     if group != "gemv":
         return []
-    corners = [{"max_m": 8, "rows": 4, "warps": 8, "unroll": 2, "gu_kw": 2, "down_kw": 8},
-               {"max_m": 8, "rows": 1, "warps": 2, "unroll": 4, "gu_kw": 2, "down_kw": 2, "load": "__ldg"}]
+    corners = [{"passes": 2, "max_m": 8, "rows": 4, "warps": 8, "unroll": 2, "gu_kw": 2, "down_kw": 8},
+               {"passes": 2, "max_m": 8, "rows": 1, "warps": 2, "unroll": 4, "gu_kw": 2, "down_kw": 2, "load": "__ldg"},
+               {"passes": 1, "max_m": 8, "rows": 1, "warps": 16, "unroll": 2, "blocks_per_sm": 1},
+               {"passes": 1, "max_m": 4, "rows": 2, "warps": 4, "unroll": 2, "blocks_per_sm": 3, "load": "__ldg"}]
     return [{**base, k: v} for k in keys for v in t.SPACE[k]] + [{**base, **c} for c in corners]
 
 

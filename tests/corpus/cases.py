@@ -48,7 +48,8 @@ CASES = [
     Case("honest_triton_softmax.py", SOFTMAX, "ok", ""),
     Case("honest_triton_ffn.py", FFN, "ok", ""),
     # wrong answers
-    Case("empty_output.py", RMS, "incorrect", "non-finite"),
+    # CPU: the allocator may hand back fresh zeroed pages instead of the poisoned block; wrong either way
+    Case("empty_output.py", RMS, "incorrect", "non-finite|rel_err"),
     Case("zeros.py", SOFTMAX, "incorrect", "rel_err"),
     Case("pointer_cache.py", RMS, "incorrect", "shape"),
     Case("stale_buffer.py", SOFTMAX, "incorrect", "rel_err"),

@@ -1,0 +1,143 @@
+"""The worker's runtime defences against tampering: what a candidate changed in its own process that the static
+guard could not see.
+
+    tamper = Tamper(torch, clock, pending_work_ms)   # before the candidate is imported: what is normal
+    reason = tamper.check()                          # after every step: None, or why the candidate is rejected
+    reason = tamper.pending_work(caller)             # CUDA, right after forward returned: work left on other streams
+
+`check` compares with the state seen at construction: the WATCHED functions of torch and the clocks, and every
+global of the harness's modules (by identity), torch's process-wide module hook tables, the torch function and
+dispatch modes left active, the threads running. Each reason is a sentence the worker sends as a `rejected` verdict.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+
+# Replacing any of these (compared by identity) is tampering with the harness.
+WATCHED = (
+    "torch.cuda.synchronize", "torch.cuda.Event", "torch.cuda.Event.record", "torch.cuda.Event.elapsed_time",
+    "torch.cuda.Event.synchronize", "torch.cuda.current_stream", "torch.cuda.Stream", "torch.cuda.Stream.query",
+    "torch.cuda.empty_cache",
+    "time.perf_counter", "time.perf_counter_ns", "time.time", "time.monotonic", "threading.active_count",
+    "torch.allclose", "torch.equal", "torch.isfinite", "torch.isnan", "torch.testing.assert_close",
+    "torch.manual_seed", "torch._disable_dynamo", "torch.randn", "torch.full", "torch.empty", "torch.load",
+    "torch.Tensor.clone", "torch.Tensor.copy_", "torch.Tensor.fill_", "torch.Tensor.to", "torch.Tensor.cpu",
+    "torch.Tensor.contiguous", "torch.Tensor.view", "torch.Tensor.numpy", "torch.Tensor.__eq__",
+    "torch.Tensor.data_ptr", "torch.Tensor.untyped_storage", "torch.nn.Module.__call__",
+    "torch.nn.Module._call_impl", "torch.nn.Module.load_state_dict", "torch.nn.Module.state_dict",
+    "torch.nn.Module.to", "builtins.isinstance", "builtins.type", "json.dumps",
+)
+# Modules of the harness whose globals a candidate may not replace either.
+HARNESS = ("agentopt.sandbox.worker", "agentopt.sandbox.timing", "agentopt.sandbox.wire",
+           "agentopt.sandbox.reference", "agentopt.sandbox.compiler_info", "agentopt.sandbox.tamper")
+# torch.nn.modules.module's process-wide hook tables: any entry reaches the baseline too.
+GLOBAL_HOOKS = ("_global_forward_pre_hooks", "_global_forward_hooks", "_global_backward_pre_hooks",
+                "_global_backward_hooks", "_global_module_registration_hooks",
+                "_global_parameter_registration_hooks", "_global_buffer_registration_hooks")
+
+
+def _lookup(name: str):
+    parts = name.split(".")
+    obj = sys.modules.get(parts[0]) or __import__(parts[0])
+    for part in parts[1:]:
+        if isinstance(obj, type):  # static lookup: a classmethod would give a new bound object each time
+            obj = next((k.__dict__[part] for k in obj.__mro__ if part in k.__dict__), None)
+        else:
+            obj = getattr(obj, part, None)
+    return obj
+
+
+def snapshot() -> dict:
+    snap = {name: _lookup(name) for name in WATCHED}
+    for mod_name in HARNESS:
+        for attr, value in getattr(sys.modules.get(mod_name), "__dict__", {}).items():
+            if not attr.startswith("__"):
+                snap[f"{mod_name}.{attr}"] = value
+    return snap
+
+
+class Tamper:
+    """The normal state, seen at construction (before the candidate is imported), and the checks against it."""
+
+    def __init__(self, torch, clock, pending_work_ms: float):
+        self.torch, self.clock, self.pending_work_ms = torch, clock, pending_work_ms
+        self.threads = threading.active_count()
+        self.watch, self.hooks, self.modes = snapshot(), self.global_hooks(), self.active_modes()
+        self.pool = None  # torch's side streams, listed on first use
+
+    def check(self) -> str | None:
+        """Why the candidate is rejected for what it changed since construction, or None."""
+        changed = [n for n, v in snapshot().items() if self.watch.get(n, v) is not v and not self.torchs_own(n, v)]
+        if changed:
+            return (f"the candidate replaced {', '.join(sorted(changed)[:6])} (tampering with the harness or torch "
+                    "is not allowed)")
+        hooks = self.global_hooks()
+        grown = [n for n in GLOBAL_HOOKS if hooks[n] > self.hooks[n]]
+        if grown:
+            return (f"the candidate registered global module hooks ({', '.join(grown)}); they reach the baseline "
+                    "timed beside it")
+        modes = self.active_modes()
+        if modes > self.modes:
+            return (f"the candidate left {modes - self.modes} torch function/dispatch mode(s) active; they "
+                    "intercept the harness's own tensor calls")
+        if threading.active_count() > self.threads:
+            return (f"the candidate left {threading.active_count() - self.threads} thread(s) running; do all work "
+                    "in forward on the caller's thread and stream")
+        return None
+
+    def torchs_own(self, name: str, new) -> bool:
+        """torch's own patch: importing torch._dynamo (torch.compile's first call) replaces torch.manual_seed by
+        torch._disable_dynamo's wrapper around the original."""
+        old, disable = self.watch.get(name), self.watch["torch._disable_dynamo"]
+        if name != "torch.manual_seed" or disable is None or not callable(old):
+            return False
+        code = getattr(new, "__code__", None)
+        if code is None or code is not getattr(disable(old), "__code__", False) or "fn" not in code.co_freevars:
+            return False
+        return new.__closure__[code.co_freevars.index("fn")].cell_contents is old
+
+    def global_hooks(self) -> dict[str, int]:
+        table = self.torch.nn.modules.module
+        return {n: len(getattr(table, n, None) or ()) for n in GLOBAL_HOOKS}
+
+    def active_modes(self) -> int:
+        c = self.torch._C
+        return sum(getattr(c, f, lambda: 0)() for f in ("_len_torch_function_stack", "_len_torch_dispatch_stack"))
+
+    def side_streams(self) -> list:
+        """Every stream of torch's stream pool (torch.cuda.Stream() hands them out round-robin, 32 per priority):
+        a candidate's side stream made through torch is one of them."""
+        if self.pool is None:
+            torch = self.torch
+            least, greatest = torch.cuda.Stream.priority_range()
+            found = {}
+            for priority in range(least, greatest - 1, -1):
+                for _ in range(64):  # twice round the pool: every stream whatever the round-robin's position
+                    s = torch.cuda.Stream(priority=priority)
+                    found.setdefault(s.cuda_stream, s)
+            self.pool = list(found.values())
+        return self.pool
+
+    def pending_work(self, caller) -> str | None:
+        """Called right after forward returned, before anything synchronises: wait for the caller's stream only,
+        then see whether the device still has work. Work still running then was left on another stream: the
+        caller's CUDA events never saw it (it escapes the timing, or slows the baseline timed next). Returns why
+        the candidate is rejected, or None."""
+        torch = self.torch
+        if torch.cuda.current_stream() != caller:
+            return ("forward returned with another current CUDA stream than the caller's; restore it (use `with "
+                    "torch.cuda.stream(...)`) and join your streams")
+        done = torch.cuda.Event()
+        done.record(caller)
+        done.synchronize()
+        busy = sum(not s.query() for s in self.side_streams())
+        t0 = self.clock()
+        torch.cuda.synchronize()
+        waited = (self.clock() - t0) * 1e3
+        if busy or waited > self.pending_work_ms:
+            what = f"{busy} stream(s) of torch's pool still busy" if busy else f"the device busy {waited:.2f} ms more"
+            return (f"work left running on another stream after forward returned ({what} once the caller's stream "
+                    "finished); make the caller's stream wait for it (`torch.cuda.current_stream().wait_stream(side)`) "
+                    "before returning")
+        return None
