@@ -110,9 +110,11 @@ CASES = [
     Case("side_stream_junk.py", RMS, "ok|rejected", "|work left running on another stream", device="cuda",
          static_guard=False, shapes=GPU_SHAPES, max_score=1.05),
     Case("side_stream.py", FFN, "rejected", "never synchronises", device="cuda", shapes=GPU_SHAPES),
-    # guard off: caught by the stream-pool check, the wall-clock batch, or the outputs as the caller's stream sees them
-    Case("side_stream.py", FFN, "rejected|incorrect", "work left running on another stream|timed call|wall",
-         device="cuda", static_guard=False, shapes=GPU_SHAPES),
+    # guard off: caught by the stream-pool check, the wall-clock batch, or the outputs as the caller's stream sees
+    # them; or, where launching its 15 kernels keeps the host busy longer than the GPU needs for them (seen on an
+    # H200: 0.27 ms a call against eager's 0.13), the work is done when forward returns and its time is honest
+    Case("side_stream.py", FFN, "rejected|incorrect|ok", "work left running on another stream|timed call|wall",
+         device="cuda", static_guard=False, shapes=GPU_SHAPES, max_score=1.0),
     Case("patch_synchronize.py", RMS, "rejected", "torch.cuda.synchronize", device="cuda", static_guard=False,
          shapes=GPU_SHAPES),
     Case("illegal_address.py", RMS, "crashed", "CUDA", device="cuda", shapes=GPU_SHAPES),

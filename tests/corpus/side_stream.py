@@ -3,7 +3,8 @@ caller's stream wait, so CUDA events recorded on the current stream measure almo
 right once the device is synchronised. With the guard on: `rejected` (a stream never synchronised); with the
 guard off: `rejected` by the runtime checks (after forward returns, the caller's stream finishes while a stream of
 torch's pool is still busy; behind that, the wall-clock cross-check), or `incorrect` where the output, as the
-caller's stream holds it when forward returns, is not the answer yet."""
+caller's stream holds it when forward returns, is not the answer yet; or `ok`, never faster than eager, where the
+host's launches outlast the GPU work so that nothing is left running when forward returns."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
