@@ -343,6 +343,7 @@ def main(conn, spec: dict, log_path: str) -> None:
         import triton  # noqa: F401  (before the candidate: its import must not pay for it, nor patch it first)
     except ImportError:
         pass
+    procs.few_threads(spec["device"])
     worker = Worker(conn, spec)
     try:
         wire.send(conn, worker.compile())
