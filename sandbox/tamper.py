@@ -5,14 +5,16 @@ guard could not see.
     reason = tamper.check()                          # after every step: None, or why the candidate is rejected
     reason = tamper.pending_work(caller)             # CUDA, right after forward returned: work left on other streams
 
-`check` compares with the state seen at construction: the WATCHED functions of torch and the clocks, and every
-global of the harness's modules (by identity), torch's process-wide module hook tables, the torch function and
+`check` compares with the state seen at construction: the WATCHED functions of torch and the clocks, every
+callable of the WHOLE namespaces and of the reference's Model classes, and every global of the harness's modules
+(by identity), torch's process-wide module hook tables, the torch function and
 dispatch modes left active, the threads running. Each reason is a sentence the worker sends as a `rejected` verdict.
 """
 from __future__ import annotations
 
 import sys
 import threading
+import types
 
 # Replacing any of these (compared by identity) is tampering with the harness.
 WATCHED = (
@@ -31,6 +33,12 @@ WATCHED = (
 # Modules of the harness whose globals a candidate may not replace either.
 HARNESS = ("agentopt.sandbox.worker", "agentopt.sandbox.timing", "agentopt.sandbox.wire",
            "agentopt.sandbox.reference", "agentopt.sandbox.compiler_info", "agentopt.sandbox.tamper")
+# Namespaces watched whole: every callable in them (by identity), since the baseline, timed in the same process,
+# runs through them (a slowed F.silu would buy a speedup). Other values (flags, caches) change legitimately.
+WHOLE = ("torch", "torch.nn.functional", "torch._C._nn", "torch._C._VariableFunctionsClass",
+         "torch.Tensor", "torch._C.TensorBase", "torch.nn.Module", "torch.nn.Linear", "torch.nn.Embedding",
+         "torch.nn.LayerNorm", "torch.nn.RMSNorm", "torch.nn.Conv2d", "torch.nn.modules.conv._ConvNd",
+         "torch.nn.modules.activation")
 # torch.nn.modules.module's process-wide hook tables: any entry reaches the baseline too.
 GLOBAL_HOOKS = ("_global_forward_pre_hooks", "_global_forward_hooks", "_global_backward_pre_hooks",
                 "_global_backward_hooks", "_global_module_registration_hooks",
@@ -48,8 +56,16 @@ def _lookup(name: str):
     return obj
 
 
-def snapshot() -> dict:
+def snapshot(classes: tuple = ()) -> dict:
+    """What a candidate may not replace, by name: WATCHED, the callables of WHOLE and of `classes` (the
+    reference's own Model classes), and the harness's globals."""
     snap = {name: _lookup(name) for name in WATCHED}
+    for space in [*(_lookup(n) for n in WHOLE), *classes]:
+        prefix = (space.__name__ if isinstance(space, types.ModuleType)
+                  else f"{getattr(space, '__module__', '')}.{getattr(space, '__qualname__', '')}")
+        for attr, value in list(vars(space).items()) if space is not None else ():
+            if callable(value) or isinstance(value, (staticmethod, classmethod, property)):
+                snap.setdefault(f"{prefix}.{attr}", value)
     for mod_name in HARNESS:
         for attr, value in getattr(sys.modules.get(mod_name), "__dict__", {}).items():
             if not attr.startswith("__"):
@@ -60,15 +76,15 @@ def snapshot() -> dict:
 class Tamper:
     """The normal state, seen at construction (before the candidate is imported), and the checks against it."""
 
-    def __init__(self, torch, clock, pending_work_ms: float):
-        self.torch, self.clock, self.pending_work_ms = torch, clock, pending_work_ms
+    def __init__(self, torch, clock, pending_work_ms: float, classes: tuple = ()):
+        self.torch, self.clock, self.pending_work_ms, self.classes = torch, clock, pending_work_ms, tuple(classes)
         self.threads = threading.active_count()
-        self.watch, self.hooks, self.modes = snapshot(), self.global_hooks(), self.active_modes()
+        self.watch, self.hooks, self.modes = snapshot(self.classes), self.global_hooks(), self.active_modes()
         self.pool = None  # torch's side streams, listed on first use
 
     def check(self) -> str | None:
         """Why the candidate is rejected for what it changed since construction, or None."""
-        changed = [n for n, v in snapshot().items() if self.watch.get(n, v) is not v and not self.torchs_own(n, v)]
+        changed = [n for n, v in snapshot(self.classes).items() if self.watch.get(n, v) is not v and not self.torchs_own(n, v)]
         if changed:
             return (f"the candidate replaced {', '.join(sorted(changed)[:6])} (tampering with the harness or torch "
                     "is not allowed)")
@@ -87,15 +103,24 @@ class Tamper:
         return None
 
     def torchs_own(self, name: str, new) -> bool:
-        """torch's own patch: importing torch._dynamo (torch.compile's first call) replaces torch.manual_seed by
-        torch._disable_dynamo's wrapper around the original."""
-        old, disable = self.watch.get(name), self.watch["torch._disable_dynamo"]
-        if name != "torch.manual_seed" or disable is None or not callable(old):
+        """torch's own patches, made when torch.compile first runs: torch._disable_dynamo's wrapper around
+        manual_seed, and dynamo's wrappers of nn.Module.__init__ and __setstate__ (mutation_guard's generation
+        tagging). Each is one of torch's code objects closing over the original, so it behaves as the original."""
+        old, code = self.watch.get(name), getattr(new, "__code__", None)
+        if code is None or not callable(old) or not any(c.cell_contents is old for c in new.__closure__ or ()):
             return False
-        code = getattr(new, "__code__", None)
-        if code is None or code is not getattr(disable(old), "__code__", False) or "fn" not in code.co_freevars:
-            return False
-        return new.__closure__[code.co_freevars.index("fn")].cell_contents is old
+        return code in self._torch_wrappers(old)
+
+    def _torch_wrappers(self, old) -> list:
+        """The code objects of torch's own wrappers (only once torch.compile has imported torch._dynamo)."""
+        found = []
+        disable = self.watch.get("torch._disable_dynamo")
+        if "torch._dynamo" in sys.modules and callable(disable):
+            found.append(getattr(disable(old), "__code__", None))
+        guard = sys.modules.get("torch._dynamo.mutation_guard")
+        tagging = getattr(guard, "install_generation_tagging_init", None)
+        found += [c for c in getattr(getattr(tagging, "__code__", None), "co_consts", ()) if isinstance(c, types.CodeType)]
+        return found
 
     def global_hooks(self) -> dict[str, int]:
         table = self.torch.nn.modules.module

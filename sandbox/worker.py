@@ -77,7 +77,8 @@ class Worker:
     # ----- compile phase -----
     def load(self) -> None:
         source = self.spec["source"]
-        self.tamper = Tamper(self.torch, self.clock, self.spec["pending_work_ms"])
+        self.tamper = Tamper(self.torch, self.clock, self.spec["pending_work_ms"],
+                             classes={m.Model for m in self.modules})
         folder = tempfile.mkdtemp(prefix="agentopt-cand-")
         path = os.path.join(folder, f"candidate_{hashlib.sha256(source.encode()).hexdigest()[:12]}.py")
         with open(path, "w") as f:

@@ -81,6 +81,8 @@ CASES = [
     Case("read_files.py", SOFTMAX, "incorrect", "rel_err", static_guard=False),
     Case("global_forward_hook.py", SOFTMAX, "rejected", "register_module_forward_pre_hook"),
     Case("global_forward_hook.py", SOFTMAX, "rejected", "global module hooks", static_guard=False),
+    Case("slow_torch_function.py", SOFTMAX, "rejected", "changes `torch.softmax`"),
+    Case("slow_torch_function.py", SOFTMAX, "rejected", "replaced torch.softmax", static_guard=False),
     Case("lazy_function_mode.py", SOFTMAX, "rejected", "torch.overrides"),
     Case("lazy_function_mode.py", SOFTMAX, "rejected", "function/dispatch mode", static_guard=False),
     # hangs, crashes, exits
