@@ -3,7 +3,8 @@
 # no network. Carry the wheels of openai/pydantic/tenacity in .whl (../shared/tools/wheelhouse.sh .whl).
 #
 #   bash benchmarks/gpu_check.sh            # setup + GPU tests + evaluator benchmark + ffn/rmsnorm benchmarks
-#   bash benchmarks/gpu_check.sh tests      # only some stages: setup is implied; stages: tests eval tune ffn run
+#   bash benchmarks/gpu_check.sh tests      # only some stages (setup is implied);
+#                                           # stages: tests eval tune ffn run contention search
 #   GPU_TESTS="tests/test_a.py tests/test_b.py" bash benchmarks/gpu_check.sh tests   # a subset of the GPU tests
 #   SEARCH="llama3-8b-ffn:6 llama3-8b-rmsnorm:1.5" bash benchmarks/gpu_check.sh search   # agentopt run (minutes
 #        each) with the template coder, then agentopt harvest into kernels/library and agentopt library bench
@@ -43,13 +44,14 @@ for s in $stages; do
     ffn) stage ffn python3 benchmarks/ffn.py
          stage rmsnorm python3 benchmarks/ffn.py --problem llama3-8b-rmsnorm ;;
     run) stage run python3 benchmarks/run_speed.py ;;
+    contention) stage contention python3 benchmarks/run_contention.py ;;
     search) for item in ${SEARCH:-llama3-8b-ffn:6}; do
               p=${item%%:*}; m=${item##*:}
               stage "run-$p" agentopt run --model "$p" --coder template --budget-minutes "$m" --runs-dir runs
               stage "harvest-$p" agentopt harvest "$(ls -td runs/*"$p"* | head -1)"
             done
             stage bench agentopt library bench --device cuda ;;
-    *) echo "unknown stage $s (tests eval tune ffn run search)"; exit 2 ;;
+    *) echo "unknown stage $s (tests eval tune ffn run contention search)"; exit 2 ;;
   esac
 done
 [ -n "${OUT:-}" ] && tar czf "$OUT/gpu_check.tgz" -C "$LOGDIR" . -C "$PWD" benchmarks/results kernels/library \

@@ -139,19 +139,6 @@ def _flock(f, mode: int, waiting=None, every_s: float = 0.05) -> None:
             time.sleep(every_s)
 
 
-GPU_PROCESS_THREADS = 2  # torch's CPU threads in each worker and the reference process, on a GPU
-
-
-def few_threads(device: str) -> None:
-    """On a GPU, a few CPU threads per process of ours: with several workers compiling ahead, pools of one thread
-    per core each would crowd the cores that the timed worker needs to launch its kernels on time (a timed call
-    starts on an idle device, so the host's delays count). On the CPU the timed work is the CPU's: left alone."""
-    if device == "cuda":
-        import torch
-
-        torch.set_num_threads(GPU_PROCESS_THREADS)
-
-
 @contextmanager
 def gpu_lock(index: int = 0, shared: bool = False, waiting=None):
     """The GPU's reader/writer lock (see the module's docstring): exclusive for checking and timing, shared for

@@ -12,7 +12,7 @@ import signal
 from contextlib import nullcontext
 from typing import Any
 
-from . import procs, wire
+from . import cpus, procs, wire
 
 
 def dtype_of(name: str):
@@ -114,7 +114,7 @@ class _Reference:
 def main(conn, problem, device: str, dtype_name: str, weight_seed: int, weights_dir: str) -> None:
     """The reference process: answer {"cmd": "prepare"} and {"cmd": "ref", "shape", "seed", "heavy"} until EOF."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the judge's to handle: it ends this process
-    procs.few_threads(device)
+    cpus.background(device)
     ref = None
     gpu_shared = (lambda: procs.gpu_lock(shared=True)) if device == "cuda" else nullcontext
     while True:

@@ -32,7 +32,8 @@ WATCHED = (
 )
 # Modules of the harness whose globals a candidate may not replace either.
 HARNESS = ("agentopt.sandbox.worker", "agentopt.sandbox.timing", "agentopt.sandbox.wire",
-           "agentopt.sandbox.reference", "agentopt.sandbox.compiler_info", "agentopt.sandbox.tamper")
+           "agentopt.sandbox.reference", "agentopt.sandbox.compiler_info", "agentopt.sandbox.tamper",
+           "agentopt.sandbox.cpus")
 # Namespaces watched whole: every callable in them (by identity), since the baseline, timed in the same process,
 # runs through them (a slowed F.silu would buy a speedup). Other values (flags, caches) change legitimately.
 WHOLE = ("torch", "torch.nn.functional", "torch._C._nn", "torch._C._VariableFunctionsClass",

@@ -21,7 +21,7 @@ import time
 import traceback
 from contextlib import nullcontext
 
-from . import procs, timing, wire
+from . import cpus, procs, timing, wire
 from .compiler_info import collect
 from .reference import build_inputs, dtype_of, group_key
 from .tamper import Tamper
@@ -315,6 +315,8 @@ class Worker:
         return {"kind": "timing", **stats, "tensors": tensors}
 
     def serve(self) -> None:
+        """The judged phase: the judge sends checks and timings only while it holds the GPU exclusive."""
+        cpus.timing(self.device)
         commands = {"check": self.check, "time": self.time}
         while True:
             try:
@@ -344,7 +346,7 @@ def main(conn, spec: dict, log_path: str) -> None:
         import triton  # noqa: F401  (before the candidate: its import must not pay for it, nor patch it first)
     except ImportError:
         pass
-    procs.few_threads(spec["device"])
+    cpus.background(spec["device"])
     worker = Worker(conn, spec)
     try:
         wire.send(conn, worker.compile())
