@@ -94,8 +94,9 @@ def main() -> int:
     problem = get_problem(args.problem)
     args.runs_dir.mkdir(parents=True, exist_ok=True)
     gemv = TEMPLATES["gemv_cuda"]
+    reference = problem.source + "\n\nclass ModelNew(Model):\n    pass\n"
     payload = {"problem": problem.name, "gpu": torch.cuda.get_device_name(0), "minutes": args.minutes,
-               "alone": {"reference": evaluate_alone(problem, problem.source + "\n\nclass ModelNew(Model):\n    pass\n"),
+               "alone": {"reference": evaluate_alone(problem, reference),
                          "gemv_cuda_seed": evaluate_alone(problem, gemv.render(gemv.SEED, problem))}}
     for core in ("on", "off"):
         print(f"search with the timing core {core} ({args.minutes} min)...", flush=True)

@@ -7,8 +7,8 @@ guard could not see.
 
 `check` compares with the state seen at construction: the WATCHED functions of torch and the clocks, every
 callable of the WHOLE namespaces and of the reference's Model classes, and every global of the harness's modules
-(by identity), torch's process-wide module hook tables, the torch function and
-dispatch modes left active, the threads running. Each reason is a sentence the worker sends as a `rejected` verdict.
+(by identity); torch's process-wide module hook tables, the torch function and dispatch modes left active, the
+threads running. Each reason is a sentence the worker sends as a `rejected` verdict.
 """
 from __future__ import annotations
 
@@ -85,7 +85,8 @@ class Tamper:
 
     def check(self) -> str | None:
         """Why the candidate is rejected for what it changed since construction, or None."""
-        changed = [n for n, v in snapshot(self.classes).items() if self.watch.get(n, v) is not v and not self.torchs_own(n, v)]
+        changed = [n for n, v in snapshot(self.classes).items()
+                   if self.watch.get(n, v) is not v and not self.torchs_own(n, v)]
         if changed:
             return (f"the candidate replaced {', '.join(sorted(changed)[:6])} (tampering with the harness or torch "
                     "is not allowed)")
@@ -120,7 +121,8 @@ class Tamper:
             found.append(getattr(disable(old), "__code__", None))
         guard = sys.modules.get("torch._dynamo.mutation_guard")
         tagging = getattr(guard, "install_generation_tagging_init", None)
-        found += [c for c in getattr(getattr(tagging, "__code__", None), "co_consts", ()) if isinstance(c, types.CodeType)]
+        consts = getattr(getattr(tagging, "__code__", None), "co_consts", ())
+        found += [c for c in consts if isinstance(c, types.CodeType)]
         return found
 
     def global_hooks(self) -> dict[str, int]:

@@ -160,7 +160,8 @@ class Worker:
             self.torch.cuda.synchronize()
 
     def poison(self, i: int) -> None:
-        """Fill free blocks of the output's size with NaN bytes: torch.empty then returns garbage, not a stale result."""
+        """Fill free blocks of the output's size with NaN bytes: torch.empty then returns garbage, not a stale
+        result."""
         torch = self.torch
         blocks = [torch.full((self.out_nbytes[i],), 255, dtype=torch.uint8, device=self.device) for _ in range(2)]
         del blocks
