@@ -16,19 +16,14 @@ import sys
 import threading
 import types
 
-# Replacing any of these (compared by identity) is tampering with the harness.
+# Replacing any of these (compared by identity) is tampering with the harness; the callables of WHOLE (below:
+# torch's namespace, torch.Tensor, torch.nn.Module, ...) are watched besides.
 WATCHED = (
     "torch.cuda.synchronize", "torch.cuda.Event", "torch.cuda.Event.record", "torch.cuda.Event.elapsed_time",
     "torch.cuda.Event.synchronize", "torch.cuda.current_stream", "torch.cuda.Stream", "torch.cuda.Stream.query",
-    "torch.cuda.empty_cache",
+    "torch.cuda.empty_cache", "torch.testing.assert_close",
     "time.perf_counter", "time.perf_counter_ns", "time.time", "time.monotonic", "threading.active_count",
-    "torch.allclose", "torch.equal", "torch.isfinite", "torch.isnan", "torch.testing.assert_close",
-    "torch.manual_seed", "torch._disable_dynamo", "torch.randn", "torch.full", "torch.empty", "torch.load",
-    "torch.Tensor.clone", "torch.Tensor.copy_", "torch.Tensor.fill_", "torch.Tensor.to", "torch.Tensor.cpu",
-    "torch.Tensor.contiguous", "torch.Tensor.view", "torch.Tensor.numpy", "torch.Tensor.__eq__",
-    "torch.Tensor.data_ptr", "torch.Tensor.untyped_storage", "torch.nn.Module.__call__",
-    "torch.nn.Module._call_impl", "torch.nn.Module.load_state_dict", "torch.nn.Module.state_dict",
-    "torch.nn.Module.to", "builtins.isinstance", "builtins.type", "json.dumps",
+    "builtins.isinstance", "builtins.type", "json.dumps",
 )
 # Modules of the harness whose globals a candidate may not replace either.
 HARNESS = ("agentopt.sandbox.worker", "agentopt.sandbox.timing", "agentopt.sandbox.wire",
@@ -57,16 +52,32 @@ def _lookup(name: str):
     return obj
 
 
+def _name(space) -> str:
+    return space.__name__ if isinstance(space, types.ModuleType) else f"{space.__module__}.{space.__qualname__}"
+
+
+def _members(space) -> dict:
+    """A module's attributes; for a class, every attribute as its instances resolve it (nearest in the MRO, object's
+    left out), so that one set on a subclass to shadow an inherited one counts as a replacement."""
+    if not isinstance(space, type):
+        return dict(vars(space))
+    found: dict = {}
+    for klass in space.__mro__[:-1]:
+        for attr, value in vars(klass).items():
+            found.setdefault(attr, value)
+    return found
+
+
 def snapshot(classes: tuple = ()) -> dict:
     """What a candidate may not replace, by name: WATCHED, the callables of WHOLE and of `classes` (the
     reference's own Model classes), and the harness's globals."""
     snap = {name: _lookup(name) for name in WATCHED}
     for space in [*(_lookup(n) for n in WHOLE), *classes]:
-        prefix = (space.__name__ if isinstance(space, types.ModuleType)
-                  else f"{getattr(space, '__module__', '')}.{getattr(space, '__qualname__', '')}")
-        for attr, value in list(vars(space).items()) if space is not None else ():
+        if space is None:
+            continue
+        for attr, value in _members(space).items():
             if callable(value) or isinstance(value, (staticmethod, classmethod, property)):
-                snap.setdefault(f"{prefix}.{attr}", value)
+                snap.setdefault(f"{_name(space)}.{attr}", value)
     for mod_name in HARNESS:
         for attr, value in getattr(sys.modules.get(mod_name), "__dict__", {}).items():
             if not attr.startswith("__"):
