@@ -6,8 +6,10 @@ Reports candidates evaluated per minute (each evaluated on all the problem's GPU
 could not write are not counted) and how busy the GPU was: the share of the search's wall time in which the
 evaluator held the GPU (the loop's own figure), and nvidia-smi's utilisation sampled twice a second over the
 search (the share of time a kernel was running). Also the mean seconds per phase of an evaluation
-(Evaluation.phases: compile wait, references, lock wait, checks, timing, and the worker's own steps). Targets: at least 20 candidates a minute, the GPU busy at least
-70% of the time. Writes benchmarks/results/<gpu-slug>-run-speed.json; the run itself stays in runs/.
+(Evaluation.phases: compile wait, references, lock wait, checks, timing, stopping the worker, and the worker's own
+steps; judge_gap: from one verdict to the next evaluation's start, the loop's own overhead). Targets: at least 20
+candidates a minute, the GPU busy at least 70% of the time. Writes benchmarks/results/<gpu-slug>-run-speed.json; the
+run itself stays in runs/.
 """
 from __future__ import annotations
 
@@ -87,6 +89,9 @@ def main() -> int:
     for r in evaluated:
         for name, seconds in (r.evaluation.get("phases") or {}).items():
             phases.setdefault(name, []).append(seconds)
+    gaps = [r.meta["judge_gap_s"] for r in evaluated if (r.meta or {}).get("judge_gap_s") is not None]
+    if gaps:  # from one candidate's verdict to the next one's evaluation going on (the loop's own overhead)
+        phases["judge_gap"] = gaps
     seconds = [r.evaluation.get("seconds", 0.0) for r in evaluated]
     per_minute = len(evaluated) / (summary["elapsed_s"] / 60)
     busy = summary["gpu_busy_s"] / summary["elapsed_s"]

@@ -6,6 +6,8 @@ one worker is judged, others compile ahead (Triton, ptxas, NVRTC) and the refere
     cpus.background("cuda")   # every worker and the reference process, at start: few torch threads, and (timing
                               # core on, at least MIN_CORES cores) every core but the timing core
     cpus.timing("cuda")       # the judged worker, before its checks and timed calls: the timing core alone
+    cpus.judge("cuda")        # the judge, when its evaluator starts: JUDGE_THREADS torch threads for its
+                              # comparisons, which run while the worker times the next shape
 
 The timing core is off by default until measured: AGENTOPT_TIMING_CORE=on sets it aside (the thread cap holds
 either way); benchmarks/run_contention.py compares the two. On the CPU the timed work is the CPU's own, and
@@ -16,6 +18,7 @@ from __future__ import annotations
 import os
 
 THREADS = 2  # torch's CPU threads in each worker and the reference process, on a GPU
+JUDGE_THREADS = 4  # torch's CPU threads in the judge's process, on a GPU
 MIN_CORES = 4  # fewer cores than this: no core is set aside
 _reserved: int | None = None  # this process's timing core, chosen by background()
 
@@ -58,3 +61,11 @@ def timing(device: str) -> None:
         return
     if _reserved is not None:
         _pin({_reserved})
+
+
+def judge(device: str) -> None:
+    if device != "cuda":
+        return
+    import torch
+
+    torch.set_num_threads(min(JUDGE_THREADS, torch.get_num_threads()))

@@ -11,9 +11,10 @@ worker for the candidate's outputs and timings, and compares them itself; the wo
 The GPU (procs.gpu_lock): workers compile ahead holding the lock shared around each step that may launch GPU work;
 finish waits for its worker's compile message without the lock, fetches every reference output it needs (once per
 evaluator: the seeds are fixed per evaluator), and only then takes the lock exclusive for checks and timing, so
-that no other process of ours launches GPU work meanwhile. Inside, commands are queued to the worker at once and
-the judge compares one reply's outputs while the worker computes the next. `Evaluation.phases` says where the time
-went (seconds; worker_* figures are the worker's own, summed over its replies).
+that no other process of ours launches GPU work meanwhile. Inside, every command (checks, then timings) is queued
+to the worker at once and the judge compares one reply's outputs while the worker computes the next; after the last
+reply (or a verdict) the worker is killed and reaped before the lock is let go. `Evaluation.phases` says where the
+time went (seconds; worker_* figures are the worker's own, summed over its replies).
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from agentopt.config import EvalConfig
 from agentopt.problems import shape_label
 
-from . import checks, guard, procs, reference, timing, wire, worker
+from . import checks, cpus, guard, procs, reference, timing, wire, worker
 from .compiler_info import from_ptxas_log
 from .records import (CheckResult, CompileResult, Evaluation, KernelInfo, ShapeCost, ShapeResult,  # noqa: F401
                       TimingResult)
@@ -96,6 +97,7 @@ class Evaluator:
         k = max(1, self.config.checked_timed_calls)
         self.checked_seeds = [[secrets.randbits(62) for _ in range(k)] for _ in self.shapes]
         self._folder = procs.scratch_dir()
+        cpus.judge(device)
         self._ref: _ReferenceProcess | None = None
         self._prepared: dict | None = None
         self._outputs: dict[tuple, checks.Reference] = {}  # (shape, seed, heavy) -> float32 reference output
@@ -152,13 +154,17 @@ class Evaluator:
                 try:
                     deadline = time.monotonic() + self.config.run_timeout_s
                     t0 = time.monotonic()
-                    self._check_all(pending, deadline, results, phases)
+                    # every command queued at once: the worker starts timing while the judge still compares
+                    checks_asked, timings_asked = self._ask_checks(pending), self._ask_timings(pending)
+                    self._check_all(pending, deadline, results, phases, checks_asked)
                     phases["checks"] = time.monotonic() - t0
                     t0 = time.monotonic()
-                    self._time_all(pending, deadline, results, phases)
+                    self._time_all(pending, deadline, results, phases, timings_asked)
                     phases["timing"] = time.monotonic() - t0
-                finally:  # inside the lock: commands still queued after a verdict end with the worker
-                    procs.stop(pending.proc, pending.conn, self.config.kill_grace_s)
+                finally:  # inside the lock: the worker and whatever it still had queued end before the next
+                    t0 = time.monotonic()
+                    procs.kill(pending.proc, pending.conn, self.config.kill_grace_s)
+                    phases["stop"] = time.monotonic() - t0
             evaluation = Evaluation(status="ok", shapes=results, score=_geomean([r.speedup for r in results]))
             self._floors(evaluation)
         except Verdict as v:
@@ -251,9 +257,8 @@ class Evaluator:
             pass  # it died: _receive says how
 
     # ----- the protocol -----
-    def _check_all(self, pending: Pending, deadline: float, results: list[ShapeResult], phases: dict) -> None:
-        """Fills `results` as it goes, so that a verdict part-way keeps the shapes already judged. Every command
-        is sent at once: the worker runs the next seed while the judge compares the last one's outputs."""
+    def _ask_checks(self, pending: Pending) -> list[tuple]:
+        """Each shape's seeds, the first run twice (races), the last heavy-tailed."""
         asked = []
         for i, seeds in enumerate(self.seeds):
             for k, seed in enumerate(seeds):
@@ -261,6 +266,21 @@ class Evaluator:
                 self._send(pending, {"cmd": "check", "shape": i, "seed": seed, "heavy": heavy,
                                      "runs": 2 if k == 0 else 1})
                 asked.append((i, k, seed, heavy))
+        return asked
+
+    def _ask_timings(self, pending: Pending) -> list[int]:
+        asked = []
+        for i, seeds in enumerate(self.checked_seeds):
+            checked_at = [secrets.randbelow(10**6) / 10**6 for _ in seeds]  # fresh per candidate: unpredictable
+            self._send(pending, {"cmd": "time", "shape": i, "seed": self.timing_seeds[i], "checked_seeds": seeds,
+                                 "checked_at": checked_at, "vary_seed": secrets.randbits(62)})
+            asked.append(i)
+        return asked
+
+    def _check_all(self, pending: Pending, deadline: float, results: list[ShapeResult], phases: dict,
+                   asked: list[tuple]) -> None:
+        """Fills `results` as it goes, so that a verdict part-way keeps the shapes already judged; the worker
+        runs the next command while the judge compares the last one's outputs."""
         worst: dict[int, list[float]] = {}
         for i, k, seed, heavy in asked:
             shape, seeds = self.shapes[i], self.seeds[i]
@@ -288,13 +308,8 @@ class Evaluator:
             if k == len(seeds) - 1:
                 results.append(ShapeResult(shape=shape, correct=True, rel_err=worst_rel, max_err=worst_max))
 
-    def _time_all(self, pending: Pending, deadline: float, results: list[ShapeResult], phases: dict) -> None:
-        asked = []
-        for i, seeds in enumerate(self.checked_seeds):
-            checked_at = [secrets.randbelow(10**6) / 10**6 for _ in seeds]  # fresh per candidate: unpredictable
-            self._send(pending, {"cmd": "time", "shape": i, "seed": self.timing_seeds[i], "checked_seeds": seeds,
-                                 "checked_at": checked_at, "vary_seed": secrets.randbits(62)})
-            asked.append(i)
+    def _time_all(self, pending: Pending, deadline: float, results: list[ShapeResult], phases: dict,
+                  asked: list[int]) -> None:
         for i in asked:
             shape, result, seeds = self.shapes[i], results[i], self.checked_seeds[i]
             label, dtype = shape_label(shape), self._prepared["out_dtypes"][i]

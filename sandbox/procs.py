@@ -97,6 +97,18 @@ def stop(proc, conn, grace_s: float) -> None:
         proc.join(grace_s)
 
 
+def kill(proc, conn, grace_s: float) -> None:
+    """End a worker whose replies are all in at once (SIGKILL: it has nothing left to say); returns once it is
+    reaped, so that nothing it queued on the GPU outlives it."""
+    if proc.is_alive():
+        proc.kill()
+        proc.join(grace_s)
+    try:
+        conn.close()
+    except OSError:
+        pass
+
+
 def describe_exit(code: int | None) -> str:
     if code is None:
         return "did not exit"

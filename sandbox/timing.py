@@ -7,8 +7,12 @@ problem's get_inputs() under a fresh judge seed (where the new draw has the same
 as drawn: a problem whose integer inputs must agree with its floating ones in value cannot be varied safely).
 Every repetition's candidate output is also compared with the baseline's output on the same inputs (relative
 difference, kept on the device, read once at the end).
-CUDA: warm-up, then alternating candidate / baseline calls, each between two CUDA events with the L2 flushed
-before it (a buffer of twice the L2 is zeroed), repetitions from rep_ms bounded by min_reps / max_reps; then a
+CUDA: warm-up, then alternating candidate / baseline calls, each between two CUDA events, each starting on an idle
+device (a device-wide synchronize, so that nothing a call left on another stream overlaps the next) with the L2
+flushed before it: a buffer of FLUSH_BYTES (do_bench's 256 MB) or twice the L2, whichever is larger, is zeroed.
+Zeroing it takes the GPU ~60 us on an H100/H200, a head start in which the host queues the call's first kernels,
+as a host running ahead does under do_bench; a call whose launches take longer shows the excess in its time.
+Repetitions from rep_ms bounded by min_reps / max_reps; then a
 device-wide synchronize and a wall-clock batch of back-to-back calls, so that work hidden on another stream or
 thread shows up (compared with the larger of the event median and the host time per call). The batch's calls get
 fresh inputs too (made before it starts, within a memory budget), and each of its outputs is compared with the
@@ -20,6 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
+
+FLUSH_BYTES = 256 * 10**6  # at least this much is zeroed before each timed call (triton.testing.do_bench's size)
 
 
 @dataclass
@@ -179,7 +185,7 @@ def _measure_cuda(session: Session, cfg: dict, clock) -> tuple[dict, list]:
 
     phases, t_start = {}, clock()
     l2 = torch.cuda.get_device_properties(torch.cuda.current_device()).L2_cache_size or 64 * 2**20
-    flush = torch.empty(2 * l2 // 4, dtype=torch.int32, device="cuda")
+    flush = torch.empty(max(2 * l2, FLUSH_BYTES) // 4, dtype=torch.int32, device="cuda")
     sink = torch.zeros(1, dtype=torch.float64, device="cuda")
 
     def warm(n: int) -> None:

@@ -17,6 +17,9 @@ cpus.background(device)
 seen["background"], seen["threads"] = sorted(os.sched_getaffinity(0)), torch.get_num_threads()
 cpus.timing(device)
 seen["timing"] = sorted(os.sched_getaffinity(0))
+torch.set_num_threads(16)
+cpus.judge(device)
+seen["judge_threads"] = torch.get_num_threads()
 print(json.dumps(seen))
 """
 
@@ -57,6 +60,11 @@ def test_the_switch_and_the_cpu_device_leave_affinity_alone():
     assert off["background"] == off["start"] == off["timing"] and off["threads"] == 2
     cpu = probe("cpu")
     assert cpu["background"] == cpu["start"] == cpu["timing"] and cpu["threads"] == torch_threads()
+
+
+def test_on_a_gpu_the_judge_compares_with_a_few_threads_and_on_the_cpu_with_all():
+    assert probe("cuda", core="off")["judge_threads"] == 4  # the rest for the workers' launches and compiles
+    assert probe("cpu")["judge_threads"] == 16
 
 
 def torch_threads() -> int:

@@ -41,6 +41,7 @@ class Counters:
     duplicates: int = 0
     gpu_busy_s: float = 0.0
     started: float = field(default_factory=time.monotonic)
+    judged_at: float | None = None  # when the last evaluation's finish returned
 
 
 @dataclass
@@ -135,7 +136,10 @@ class Search:
         try:
             pending = self.evaluator.start(proposal.source)
             async with self.gpu:
+                if self.counters.judged_at is not None:  # the judge's idle time between two candidates
+                    rec.meta["judge_gap_s"] = round(time.monotonic() - self.counters.judged_at, 4)
                 evaluation = await asyncio.to_thread(self.evaluator.finish, pending)
+                self.counters.judged_at = time.monotonic()
                 self.counters.gpu_busy_s += sum(evaluation.phases.get(p, 0.0) for p in ("checks", "timing"))
         except Exception as exc:  # the judge itself failed (e.g. the reference cannot run): no verdict, stop
             self.state.fatal = f"the evaluator failed: {type(exc).__name__}: {exc}"

@@ -131,17 +131,19 @@ class _Kernels(_StreamingMLP):
         module = cupy.RawModule(code=CUDA_SOURCE)
         self._gateup = module.get_function("gateup_swiglu")
         self._down_gemv = module.get_function("down_gemv")
+        N, K = self._wg.shape  # the launch arguments that never change, boxed once
+        self._grids = (((N + GU_ROWS - 1) // GU_ROWS,), ((K + DOWN_ROWS - 1) // DOWN_ROWS,))
+        self._wptrs = (cupy.uint64(self._wg.data_ptr()), cupy.uint64(self._wu.data_ptr()),
+                       cupy.uint64(self._wd.data_ptr()))
+        self._dims = (cupy.int32(N), cupy.int32(K // 8), cupy.int32(K), cupy.int32(N // 8))
 
-    def _launch(self, a, y, M, K):
-        N = self._wg.shape[0]
-        h = torch.empty((M, N), device=a.device, dtype=a.dtype)
-        self._gateup(((N + GU_ROWS - 1) // GU_ROWS,), ({threads},),
-                     (cupy.uint64(a.data_ptr()), cupy.uint64(self._wg.data_ptr()),
-                      cupy.uint64(self._wu.data_ptr()), cupy.uint64(h.data_ptr()),
-                      cupy.int32(M), cupy.int32(N), cupy.int32(K // 8)))
-        self._down_gemv(((K + DOWN_ROWS - 1) // DOWN_ROWS,), ({threads},),
-                        (cupy.uint64(h.data_ptr()), cupy.uint64(self._wd.data_ptr()),
-                         cupy.uint64(y.data_ptr()), cupy.int32(M), cupy.int32(K), cupy.int32(N // 8)))
+    def _launch(self, a, y, M, K, stream):
+        wg, wu, wd = self._wptrs
+        n, k8, k, n8 = self._dims
+        h = torch.empty((M, self._wg.shape[0]), device=a.device, dtype=a.dtype)
+        m, hp = cupy.int32(M), cupy.uint64(h.data_ptr())
+        self._gateup(self._grids[0], ({threads},), (cupy.uint64(a.data_ptr()), wg, wu, hp, m, n, k8), stream=stream)
+        self._down_gemv(self._grids[1], ({threads},), (hp, wd, cupy.uint64(y.data_ptr()), m, k, n8), stream=stream)
 '''
 
 _ONE_PASS = '''CHUNK = {rows} * {warps}  # rows of h a block computes and multiplies into Wd^T at a time
@@ -162,13 +164,15 @@ class _Kernels(_StreamingMLP):
         sms = torch.cuda.get_device_properties(self._wd.device).multi_processor_count
         self._grid = min(sms * {blocks_per_sm}, (N + CHUNK - 1) // CHUNK)
         self._fused = cupy.RawModule(code=CUDA_SOURCE).get_function("fused_mlp")
+        self._fixed = tuple(cupy.uint64(t.data_ptr()) for t in (self._wg, self._wu, self._wdt, self._y32,
+                                                               self._ticket))  # boxed once
+        self._rows = cupy.int32(N)
 
-    def _launch(self, a, y, M, K):
+    def _launch(self, a, y, M, K, stream):
+        wg, wu, wdt, y32, ticket = self._fixed
         self._fused((self._grid,), ({threads},),
-                    (cupy.uint64(a.data_ptr()), cupy.uint64(self._wg.data_ptr()),
-                     cupy.uint64(self._wu.data_ptr()), cupy.uint64(self._wdt.data_ptr()),
-                     cupy.uint64(self._y32.data_ptr()), cupy.uint64(self._ticket.data_ptr()),
-                     cupy.uint64(y.data_ptr()), cupy.int32(M), cupy.int32(self._wdt.shape[0])))
+                    (cupy.uint64(a.data_ptr()), wg, wu, wdt, y32, ticket, cupy.uint64(y.data_ptr()), cupy.int32(M),
+                     self._rows), stream=stream)
 '''
 _FORWARD = '''
 
@@ -182,8 +186,7 @@ class ModelNew(_Kernels):
             return super().forward(x)
         y = torch.empty((M, K), device=a.device, dtype=a.dtype)
         # launched on torch's current stream, so the work is ordered (and timed) with torch's
-        with cupy.cuda.ExternalStream(torch.cuda.current_stream().cuda_stream):
-            self._launch(a, y, M, K)
+        self._launch(a, y, M, K, cupy.cuda.ExternalStream(torch.cuda.current_stream().cuda_stream))
         return y.reshape(*x.shape[:-1], K)
 '''
 _PASSES = {1: _ONE_PASS, 2: _TWO_PASSES}  # the model class of each structure
