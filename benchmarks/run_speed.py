@@ -92,6 +92,11 @@ def main() -> int:
     gaps = [r.meta["judge_gap_s"] for r in evaluated if (r.meta or {}).get("judge_gap_s") is not None]
     if gaps:  # from one candidate's verdict to the next one's evaluation going on (the loop's own overhead)
         phases["judge_gap"] = gaps
+    baselines: dict[str, list[float]] = {}  # the eager baseline as each evaluation timed it, per shape
+    for r in evaluated:
+        for sh in r.evaluation.get("shapes") or []:
+            if sh.get("baseline_ms"):
+                baselines.setdefault(",".join(f"{k}={v}" for k, v in sh["shape"].items()), []).append(sh["baseline_ms"])
     seconds = [r.evaluation.get("seconds", 0.0) for r in evaluated]
     per_minute = len(evaluated) / (summary["elapsed_s"] / 60)
     busy = summary["gpu_busy_s"] / summary["elapsed_s"]
@@ -108,6 +113,8 @@ def main() -> int:
         "cost_model": agreement[-1] if agreement else None,
         "evaluation_seconds_median": statistics.median(seconds) if seconds else None,
         "phases_mean_s": {k: statistics.mean(v) for k, v in sorted(phases.items())},
+        "baseline_ms_in_run": {k: {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v)}
+                               for k, v in baselines.items()},
         "targets": {"candidates_per_minute": 20, "gpu_busy_fraction": 0.7},
         "meets_targets": per_minute >= 20 and busy >= 0.7,
         "run": str(store.path), "torch": torch.__version__,
@@ -117,6 +124,9 @@ def main() -> int:
           f"(target 20); GPU held {busy:.0%} of the time (target 70%), nvidia-smi "
           f"{result['nvidia_smi_utilisation_mean'] or 0:.0%}; best {summary['best_score'] or 0:.3f}x; "
           f"statuses {by_status} -> {path}")
+    print("eager baseline in the run, median (min-max) us: " + ", ".join(
+        f"{k} {v['median'] * 1e3:.0f} ({v['min'] * 1e3:.0f}-{v['max'] * 1e3:.0f})"
+        for k, v in result["baseline_ms_in_run"].items()))
     print("phases (mean s): " + ", ".join(f"{k} {v:.3f}" for k, v in result["phases_mean_s"].items()))
     return 0
 

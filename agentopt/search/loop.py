@@ -1,17 +1,19 @@
 """The evolutionary loop: `Search.step` is one step, top to bottom; `Search.run` keeps several steps in flight.
 
 Concurrency: each step is an asyncio task. Its coder call (an LLM request) runs alongside other steps'; its
-candidate starts compiling in a worker process (`Evaluator.start`) as soon as it exists; then it waits for its
-turn (one candidate judged at a time) and `Evaluator.finish` runs in a thread, so LLM calls and other workers'
-compilation go on meanwhile (the evaluator's GPU lock keeps their GPU work out of checks and timing). GPU busy
-time is the time the evaluator held the GPU exclusive (its `checks` and `timing` phases). The number of steps in flight bounds both the LLM calls and the
-compilation that runs ahead of the GPU.
+candidate starts compiling in a worker process (`Evaluator.start`) as soon as it exists; then `Evaluator.finish`
+is queued to the judge's own thread, which finishes candidates one at a time and back to back (the event loop's
+bookkeeping and proposals never delay the next), so LLM calls and other workers' compilation go on meanwhile (the
+evaluator's GPU lock keeps their GPU work out of checks and timing). GPU busy time is the time the evaluator held
+the GPU exclusive (its `checks` and `timing` phases). The number of steps in flight bounds both the LLM calls and
+the compilation that runs ahead of the GPU.
 """
 from __future__ import annotations
 
 import asyncio
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,7 +73,8 @@ class Search:
         self.counters = Counters()
         self.next_id = 1
         self.generation: dict[str, int] = {}
-        self.gpu = asyncio.Lock()
+        # the judge's own thread: candidates are finished one at a time, back to back, whatever the event loop does
+        self.judge = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentopt-judge")
         self.steps_started = 0
         self._evaluating: set[asyncio.Task] = set()  # steps past their proposal: finished, not dropped, on a stop
 
@@ -135,12 +138,9 @@ class Search:
         self._evaluating.add(asyncio.current_task())
         try:
             pending = self.evaluator.start(proposal.source)
-            async with self.gpu:
-                if self.counters.judged_at is not None:  # the judge's idle time between two candidates
-                    rec.meta["judge_gap_s"] = round(time.monotonic() - self.counters.judged_at, 4)
-                evaluation = await asyncio.to_thread(self.evaluator.finish, pending)
-                self.counters.judged_at = time.monotonic()
-                self.counters.gpu_busy_s += sum(evaluation.phases.get(p, 0.0) for p in ("checks", "timing"))
+            evaluation, gap = await asyncio.get_running_loop().run_in_executor(self.judge, self._judge, pending)
+            rec.meta["judge_gap_s"] = gap
+            self.counters.gpu_busy_s += sum(evaluation.phases.get(p, 0.0) for p in ("checks", "timing"))
         except Exception as exc:  # the judge itself failed (e.g. the reference cannot run): no verdict, stop
             self.state.fatal = f"the evaluator failed: {type(exc).__name__}: {exc}"
             return
@@ -149,6 +149,13 @@ class Search:
         rec.evaluation = evaluation.model_dump(mode="json")
         rec.status, rec.reason, rec.score = evaluation.status, evaluation.reason, evaluation.score
         self._record(rec, proposal.source)
+
+    def _judge(self, pending: Any) -> tuple[Any, float | None]:
+        """In the judge's thread: the evaluation, and how long the judge sat idle since the last one returned."""
+        gap = None if self.counters.judged_at is None else round(time.monotonic() - self.counters.judged_at, 4)
+        evaluation = self.evaluator.finish(pending)
+        self.counters.judged_at = time.monotonic()
+        return evaluation, gap
 
     def _record(self, rec: CandidateRecord, source: str) -> None:
         self.store.put_candidate(rec)
@@ -364,6 +371,7 @@ async def search_session(problem: Any, device: str, store: RunStore, config: Sea
             display.update(search.summary())
             reason = run.result()
     finally:  # a second Ctrl-C lands here too: what is recorded stands, and run.json says why it stopped
+        search.judge.shutdown(wait=False, cancel_futures=True)
         evaluator.close()
         summary = search.summary()
         status = "failed" if search.state.fatal else "stopped" if search.state.interrupted else "finished"
