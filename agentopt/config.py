@@ -25,6 +25,7 @@ class EvalConfig(BaseModel):
     pending_work_ms: float = 0.5  # device work still running this long after forward's stream finished: rejected
     wallclock_calls: int = 20  # back-to-back calls per shape in the wall-clock cross-check (fewer if reps are fewer)
     wallclock_mb: int = 2048  # the cross-check's fresh inputs and kept outputs stay within this (at least 3 calls)
+    flush_mb: int = 1024  # zeroed before each timed call: flushes the L2 and gives the host its head start (timing)
 
 
 class PlanConfig(BaseModel):

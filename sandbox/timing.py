@@ -9,9 +9,11 @@ Every repetition's candidate output is also compared with the baseline's output 
 difference, kept on the device, read once at the end).
 CUDA: warm-up, then alternating candidate / baseline calls, each between two CUDA events, each starting on an idle
 device (a device-wide synchronize, so that nothing a call left on another stream overlaps the next) with the L2
-flushed before it: a buffer of FLUSH_BYTES (do_bench's 256 MB) or twice the L2, whichever is larger, is zeroed.
-Zeroing it takes the GPU ~60 us on an H100/H200, a head start in which the host queues the call's first kernels,
-as a host running ahead does under do_bench; a call whose launches take longer shows the excess in its time.
+flushed before it: a buffer of flush_mb (EvalConfig, 1 GB) or twice the L2, whichever is larger, is zeroed.
+Zeroing 1 GB takes the GPU ~250 us on an H200: a head start in which the host queues the call's kernels, as a host
+running ahead does under do_bench, so that the time is the GPU's; a call whose launches take longer shows the
+excess. (With do_bench's 256 MB, ~60 us, eager llama3-8b-ffn at M=1, whose Module call takes the host 60-150 us,
+read 112 us in some worker processes and 220-285 us in others of the same run, on an H200; do_bench read 112.)
 Repetitions from rep_ms bounded by min_reps / max_reps; then a
 device-wide synchronize and a wall-clock batch of back-to-back calls, so that work hidden on another stream or
 thread shows up (compared with the larger of the event median and the host time per call). The batch's calls get
@@ -24,8 +26,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
-
-FLUSH_BYTES = 256 * 10**6  # at least this much is zeroed before each timed call (triton.testing.do_bench's size)
 
 
 @dataclass
@@ -184,8 +184,10 @@ def _measure_cuda(session: Session, cfg: dict, clock) -> tuple[dict, list]:
     import torch
 
     phases, t_start = {}, clock()
-    l2 = torch.cuda.get_device_properties(torch.cuda.current_device()).L2_cache_size or 64 * 2**20
-    flush = torch.empty(max(2 * l2, FLUSH_BYTES) // 4, dtype=torch.int32, device="cuda")
+    props = torch.cuda.get_device_properties(torch.cuda.current_device())
+    l2 = props.L2_cache_size or 64 * 2**20
+    size = max(2 * l2, min(int(cfg["flush_mb"]) * 10**6, props.total_memory // 16))  # small GPUs: a smaller one
+    flush = torch.empty(size // 4, dtype=torch.int32, device="cuda")
     sink = torch.zeros(1, dtype=torch.float64, device="cuda")
 
     def warm(n: int) -> None:
