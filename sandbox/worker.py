@@ -168,20 +168,25 @@ class Worker:
 
     def call(self, i: int, inputs: list, probe: bool = False):
         """One forward on poisoned memory, then the device synchronised; probe: first look for work left on
-        other streams (tamper.Tamper.pending_work)."""
+        other streams (tamper.Tamper.pending_work), and where some is seen, call again and look again before a
+        rejection: once, the device can look busy for a reason not the candidate's (an honest template kernel was
+        rejected so, once in a 52-candidate H200 run); a candidate that leaves work behind does it every time."""
         torch = self.torch
-        self.poison(i)
         try:
             caller = torch.cuda.current_stream() if self.device == "cuda" else None
-            if probe and caller is not None:
-                self.tamper.side_streams()  # listed before forward: the probe after it must be quick
-            with torch.no_grad():
-                out = self.news[group_key(self.modules[i])](*inputs)
-            if probe and caller is not None:
-                reason = self.tamper.pending_work(caller)
-                if reason:
+            probing = probe and caller is not None
+            for attempt in range(2 if probing else 1):
+                self.poison(i)
+                if probing:
+                    self.tamper.side_streams()  # listed before forward: the probe after it must be quick
+                with torch.no_grad():
+                    out = self.news[group_key(self.modules[i])](*inputs)
+                reason = self.tamper.pending_work(caller) if probing else None
+                self.sync()
+                if reason is None:
+                    break
+                if attempt == 1:
                     raise Failure("rejected", f"shape {self.label(i)}: {reason}")
-            self.sync()
         except Failure:
             raise
         except Exception as exc:
