@@ -1,8 +1,9 @@
 """Does a running search slow the evaluator's timings? One GPU call (about 6 minutes with the defaults).
 
 Inside `agentopt run`, the eager baseline of llama3-8b-ffn at M=1 was timed at 132-148 us (median over a run's
-evaluations) against 112 us for the same evaluator alone (docs/PERF_NOTES.md), and the CUDA C GEMV that wins 17%
-under do_bench tied eager there. This measures, side by side in one call:
+evaluations) against 112 us under do_bench. Most of that was the timing's head start, since lengthened (median
+110 us in a run, docs/PERF_NOTES.md); what CPU contention from compile-ahead workers still costs, and whether the
+timing core (AGENTOPT_TIMING_CORE) helps, is what this measures, side by side in one call:
 
   alone    the evaluator on the reference itself and on the gemv_cuda template's seed, nothing else running
   on/off   a short template-coder search with compile-ahead, with the judged worker on a core of its own

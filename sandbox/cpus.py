@@ -7,7 +7,8 @@ one worker is judged, others compile ahead (Triton, ptxas, NVRTC) and the refere
                               # core on, at least MIN_CORES cores) every core but the timing core
     cpus.timing("cuda")       # the judged worker, before its checks and timed calls: the timing core alone
     cpus.judge("cuda")        # the judge, when its evaluator starts: JUDGE_THREADS torch threads for its
-                              # comparisons, which run while the worker times the next shape
+                              # comparisons, which run while the judged worker checks the next seed and others
+                              # compile (never while it times: evaluator)
 
 The timing core is off by default until measured: AGENTOPT_TIMING_CORE=on sets it aside (the thread cap holds
 either way); benchmarks/run_contention.py compares the two. On the CPU the timed work is the CPU's own, and

@@ -153,6 +153,31 @@ def test_gpu_lock_is_shared_by_readers_and_writers_go_first():
     assert events.index("r1 out") < events.index("writer in") < events.index("writer out") < events.index("r3 in")
 
 
+def _stubborn(conn) -> None:
+    """A worker that ignores SIGTERM and never exits by itself."""
+    import signal
+    import time
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    conn.send_bytes(b"ready")
+    while True:
+        time.sleep(1)
+
+
+def test_a_judged_worker_is_gone_at_once_when_its_replies_are_in():
+    """The judge lets the GPU go only after the worker is dead, and that must not wait on the worker's goodwill."""
+    import time
+
+    from agentopt.sandbox import procs
+
+    proc, conn = procs.start(_stubborn)
+    assert conn.poll(60) and conn.recv_bytes() == b"ready"
+    t0 = time.monotonic()
+    procs.kill(proc, conn, grace_s=5.0)
+    assert not proc.is_alive() and proc.exitcode == -9
+    assert time.monotonic() - t0 < 1.0
+
+
 def test_zeros_are_incorrect_with_the_shape_and_error(rms):
     evaluation = rms.evaluate(rmsnorm("return torch.zeros_like(x)"))
     assert evaluation.status == "incorrect" and evaluation.score == 0

@@ -6,7 +6,9 @@ import math
 import os
 import random
 import signal
+import statistics
 import threading
+import time
 
 from agentopt.agents.base import Proposal
 from agentopt.config import SearchConfig
@@ -191,6 +193,27 @@ def test_search_records_every_candidate_writes_best_and_times_one_at_a_time(tmp_
     assert events.count("candidate_evaluated") == 20 and "new_best" in events
     assert any(r.parents for r in rows)  # later candidates descend from earlier ones
     assert rows[-1].generation >= 1
+
+
+class SlowCoder(FakeTemplateCoder):
+    """Proposes while holding the event loop (as rendering and ranking template points does)."""
+
+    async def propose(self, ctx):
+        time.sleep(0.03)
+        return await super().propose(ctx)
+
+
+def test_the_judge_goes_from_one_candidate_to_the_next_without_waiting_on_the_event_loop(tmp_path):
+    """Proposals and bookkeeping that hold the event loop must not leave the GPU idle between evaluations."""
+    search = make_search(tmp_path, max_candidates=10, compile_ahead=3, cost_model_pool=4)
+    search.coders = {"template": SlowCoder()}
+    search.evaluator.delay_s = 0.3
+    asyncio.run(search.run())
+    gaps = [r.meta["judge_gap_s"] for r in search.store.candidates() if r.meta.get("judge_gap_s") is not None]
+    assert len(gaps) >= 8
+    # a step's proposal holds the loop 4 x 30 ms, while the judge takes 300 ms a candidate: the next one is
+    # always waiting when the judge is done
+    assert max(gaps) < 0.03, gaps
 
 
 def test_resume_rebuilds_the_population_and_keeps_counting(tmp_path):
