@@ -73,7 +73,9 @@ def receive(proc, conn, deadline: float) -> tuple[str, dict | None]:
         return "timeout", None
     if conn in ready or conn.poll(0):
         try:
-            return "msg", wire.recv(conn)
+            return "msg", wire.recv(conn, deadline)
+        except TimeoutError:
+            return "timeout", None
         except (EOFError, OSError):
             pass
         except (ValueError, UnicodeDecodeError):
