@@ -4,11 +4,12 @@ No pickle: the judge reads what a candidate's process sends, and unpickling untr
 A message is a dict; tensors go in its "tensors" list, each described by (dtype, shape) in the header, their bytes
 following it. On the connection's file descriptor: the header's length (8 bytes, big-endian), the header (UTF-8
 JSON), then each tensor's bytes, written straight from the tensor's memory and read straight into the receiving
-tensor's (a 32 MB output crosses in about half the time of multiprocessing's framing, which copies it four times).
+tensor's (a 32 MB output crosses in about half the time of multiprocessing's framing, which copies it four
+times).
 
 The receiver trusts nothing it reads: a header longer than MAX_HEADER, a tensor larger than MAX_TENSOR (or the
-caller's `max_tensor_bytes`), an unknown dtype or a negative dimension is a malformed message (ValueError); the peer gone mid-message is
-EOFError; with a deadline, a peer that stops sending mid-message is TimeoutError.
+caller's `max_tensor_bytes`), an unknown dtype or a negative dimension is a malformed message (ValueError); the
+peer gone mid-message is EOFError; with a deadline, a peer that stops sending mid-message is TimeoutError.
 """
 from __future__ import annotations
 
