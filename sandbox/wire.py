@@ -7,9 +7,10 @@ JSON), then each tensor's bytes, written straight from the tensor's memory and r
 tensor's (a 32 MB output crosses in about half the time of multiprocessing's framing, which copies it four
 times).
 
-The receiver trusts nothing it reads: a header longer than MAX_HEADER, a tensor larger than MAX_TENSOR (or the
-caller's `max_tensor_bytes`), an unknown dtype or a negative dimension is a malformed message (ValueError); the
-peer gone mid-message is EOFError; with a deadline, a peer that stops sending mid-message is TimeoutError.
+The receiver trusts nothing it reads: a header longer than MAX_HEADER, a tensor larger than MAX_TENSOR, an unknown
+dtype or a negative dimension is a malformed message (ValueError); the peer gone mid-message is EOFError; with a
+deadline, a peer that stops sending mid-message is TimeoutError. (A tensor's memory is only touched as its bytes
+arrive, so what a lying header can cost the judge is bounded by what the sender really sends before its deadline.)
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import select
 import time
 
 MAX_HEADER = 1 << 20  # bytes; a longer header is not ours
-MAX_TENSOR = 1 << 34  # bytes; a larger tensor is not an output of ours (the caller may set a tighter bound)
+MAX_TENSOR = 1 << 34  # bytes; a larger tensor is not an output of ours
 _LENGTH = 8
 
 
@@ -35,7 +36,7 @@ def send(conn, message: dict) -> None:
         _write(fd, data)
 
 
-def recv(conn, deadline: float | None = None, max_tensor_bytes: int | None = None) -> dict:
+def recv(conn, deadline: float | None = None) -> dict:
     """Read one message (deadline: time.monotonic() by which it must have come whole)."""
     import torch
 
@@ -50,9 +51,12 @@ def recv(conn, deadline: float | None = None, max_tensor_bytes: int | None = Non
     for meta in header.get("tensors", []):
         dtype, shape = _parse_meta(meta)
         nbytes = math.prod(shape) * dtype.itemsize
-        if nbytes > min(max_tensor_bytes or MAX_TENSOR, MAX_TENSOR):
+        if nbytes > MAX_TENSOR:
             raise ValueError(f"malformed message: a tensor of {nbytes} bytes")
-        out = torch.empty(shape, dtype=dtype)
+        try:
+            out = torch.empty(shape, dtype=dtype)
+        except (RuntimeError, MemoryError) as exc:  # more than this machine can hold: not an output of ours
+            raise ValueError(f"malformed message: a tensor of {nbytes} bytes") from exc
         if nbytes:
             _read(fd, out.reshape(-1).view(torch.uint8).numpy(), deadline)
         tensors.append(out)
