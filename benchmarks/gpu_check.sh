@@ -7,6 +7,7 @@
 #                                           # stages: tests eval tune ffn run contention search
 #   GPU_TESTS="tests/test_a.py tests/test_b.py" bash benchmarks/gpu_check.sh tests   # a subset of the GPU tests
 #   RUN_MINUTES=3 bash benchmarks/gpu_check.sh run   # the search-speed benchmark with a shorter budget (default 4)
+#   RUN_ARGS=--jit-outside-lock bash benchmarks/gpu_check.sh run   # ... with more options of run_speed.py
 #   SEARCH="llama3-8b-ffn:6 llama3-8b-rmsnorm:1.5" bash benchmarks/gpu_check.sh search   # agentopt run (minutes
 #        each) with the template coder, then agentopt harvest into kernels/library and agentopt library bench
 #
@@ -44,7 +45,7 @@ for s in $stages; do
     tune) stage tune python3 benchmarks/tune_templates.py ;;
     ffn) stage ffn python3 benchmarks/ffn.py
          stage rmsnorm python3 benchmarks/ffn.py --problem llama3-8b-rmsnorm ;;
-    run) stage run python3 benchmarks/run_speed.py --minutes "${RUN_MINUTES:-4}" ;;
+    run) stage run python3 benchmarks/run_speed.py --minutes "${RUN_MINUTES:-4}" ${RUN_ARGS:-} ;;
     contention) stage contention python3 benchmarks/run_contention.py ;;
     search) for item in ${SEARCH:-llama3-8b-ffn:6}; do
               p=${item%%:*}; m=${item##*:}

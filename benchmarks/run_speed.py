@@ -48,12 +48,15 @@ def main() -> int:
     ap.add_argument("--problem", default="llama3-8b-ffn")
     ap.add_argument("--minutes", type=float, default=4.0, help="the search's time budget")
     ap.add_argument("--runs-dir", default="runs")
+    ap.add_argument("--jit-outside-lock", action="store_true",
+                    help="compile-ahead workers leave the GPU lock while Triton compiles "
+                         "(EvalConfig.jit_outside_lock)")
     args = ap.parse_args()
 
     import torch
 
     from agentopt.agents.planner import make_plan, shape_costs
-    from agentopt.config import SearchConfig
+    from agentopt.config import EvalConfig, SearchConfig
     from agentopt.hardware import local_profile
     from agentopt.problems import get_problem
     from agentopt.runs import RunStore
@@ -75,8 +78,9 @@ def main() -> int:
     sampler = UtilisationSampler()
     sampler.start()
     t0 = time.monotonic()
+    eval_config = EvalConfig(jit_outside_lock=args.jit_outside_lock)
     reason, summary = run_session(problem, "cuda", store, config, ["template"], hardware=hardware, plan=plan,
-                                  costs=shape_costs(problem, "cuda"))
+                                  costs=shape_costs(problem, "cuda"), eval_config=eval_config)
     wall_s = time.monotonic() - t0
     sampler.stopped.set()
     rows = store.candidates()
@@ -117,7 +121,7 @@ def main() -> int:
                                for k, v in baselines.items()},
         "targets": {"candidates_per_minute": 20, "gpu_busy_fraction": 0.7},
         "meets_targets": per_minute >= 20 and busy >= 0.7,
-        "run": str(store.path), "torch": torch.__version__,
+        "run": str(store.path), "torch": torch.__version__, "jit_outside_lock": args.jit_outside_lock,
     }
     path = write_result("run-speed", result)
     print(f"{len(evaluated)} candidates evaluated in {summary['elapsed_s']:.0f} s: {per_minute:.1f} per minute "

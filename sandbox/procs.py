@@ -153,10 +153,32 @@ def _flock(f, mode: int, waiting=None, every_s: float = 0.05) -> None:
             time.sleep(every_s)
 
 
+class SharedHold:
+    """A reader's hold on the GPU lock, which can step aside while it does CPU work only (`pause`) and come back
+    through the turnstile (`resume`: behind a waiting writer, as any new reader)."""
+
+    def __init__(self, gate, lock):
+        self.gate, self.lock, self.paused = gate, lock, False
+
+    def pause(self) -> None:
+        if not self.paused:
+            fcntl.flock(self.lock, fcntl.LOCK_UN)
+            self.paused = True
+
+    def resume(self) -> None:
+        if self.paused:
+            _flock(self.gate, fcntl.LOCK_EX)
+            try:
+                _flock(self.lock, fcntl.LOCK_SH)
+            finally:
+                fcntl.flock(self.gate, fcntl.LOCK_UN)
+            self.paused = False
+
+
 @contextmanager
 def gpu_lock(index: int = 0, shared: bool = False, waiting=None):
     """The GPU's reader/writer lock (see the module's docstring): exclusive for checking and timing, shared for
-    other GPU work of ours. `waiting` is called now and then while the lock is held by others."""
+    other GPU work of ours (yielding a SharedHold). `waiting` is called now and then while others hold it."""
     with open(_lock_path(index, "gate"), "a") as gate, open(_lock_path(index, "lock"), "a") as lock:
         _flock(gate, fcntl.LOCK_EX, waiting)
         try:
@@ -165,7 +187,7 @@ def gpu_lock(index: int = 0, shared: bool = False, waiting=None):
             if shared:  # readers only pass the turnstile; the writer keeps it until done
                 fcntl.flock(gate, fcntl.LOCK_UN)
         try:
-            yield
+            yield SharedHold(gate, lock) if shared else None
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
             fcntl.flock(gate, fcntl.LOCK_UN)

@@ -21,7 +21,7 @@ import time
 import traceback
 from contextlib import nullcontext
 
-from . import cpus, procs, timing, wire
+from . import cpus, jit_hooks, procs, timing, wire
 from .compiler_info import collect
 from .reference import build_inputs, dtype_of, group_key
 from .tamper import Tamper
@@ -58,6 +58,7 @@ class Worker:
         self.refs, self.news, self.out_nbytes = {}, {}, {}
         self.candidate = None
         self.tamper: Tamper | None = None  # the runtime defences, set up before the candidate is imported
+        self.hold: procs.SharedHold | None = None  # the GPU lock while a compile step holds it (jit_hooks)
         self.phase = "import"
         self.phases: dict[str, float] = {}  # seconds per step of the current command, sent with its reply
 
@@ -134,16 +135,19 @@ class Worker:
         for i, mod in enumerate(self.modules):
             self.phase = f"compile of shape {self.label(i)}"
             t1 = self.clock()
-            with self.gpu_shared():  # taken again per shape: a judge waiting to time gets in between
-                self.tick("lock_wait", t1)
-                self.build(i)
-                inputs = build_inputs(mod, WARM_SEED, False, self.dtype, self.device)
-                with self.torch.no_grad():
-                    base = self.refs[group_key(mod)](*inputs)
-                self.out_nbytes[i] = base.numel() * base.element_size()
-                timing.poison_output(base)
-                del base
-                self.call(i, inputs)
+            with self.gpu_shared() as self.hold:  # taken again per shape: a judge waiting to time gets in between
+                try:
+                    self.tick("lock_wait", t1)
+                    self.build(i)
+                    inputs = build_inputs(mod, WARM_SEED, False, self.dtype, self.device)
+                    with self.torch.no_grad():
+                        base = self.refs[group_key(mod)](*inputs)
+                    self.out_nbytes[i] = base.numel() * base.element_size()
+                    timing.poison_output(base)
+                    del base
+                    self.call(i, inputs)
+                finally:
+                    self.hold = None
             self.guard_state()
         self.tick("first_calls", t_calls)
         kernels = collect(self.candidate, list(self.news.values()))
@@ -354,6 +358,11 @@ def main(conn, spec: dict, log_path: str) -> None:
         pass
     cpus.background(spec["device"])
     worker = Worker(conn, spec)
+    if spec["device"] == "cuda" and spec["timing"].get("jit_outside_lock"):
+        import torch
+
+        installed = jit_hooks.install(lambda: worker.hold, torch.cuda.synchronize)
+        print(f"agentopt: Triton's JIT outside the GPU lock: {'on' if installed else 'not offered by this Triton'}")
     try:
         wire.send(conn, worker.compile())
         worker.serve()

@@ -153,6 +153,69 @@ def test_gpu_lock_is_shared_by_readers_and_writers_go_first():
     assert events.index("r1 out") < events.index("writer in") < events.index("writer out") < events.index("r3 in")
 
 
+def test_a_reader_that_steps_aside_lets_a_waiting_writer_in_and_comes_back_after_it():
+    """What compile-ahead workers do while Triton compiles (sandbox/jit_hooks.py)."""
+    import threading
+    import time
+
+    from agentopt.sandbox.procs import gpu_lock
+
+    index, events, paused = 4243, [], threading.Event()
+
+    def reader():
+        with gpu_lock(index, shared=True) as hold:
+            hold.pause()
+            events.append("reader paused")
+            paused.set()
+            time.sleep(0.2)  # "compiling"
+            hold.resume()
+            events.append("reader back")
+
+    def writer():
+        paused.wait(5)
+        with gpu_lock(index):
+            events.append("writer in")
+            time.sleep(0.3)
+            events.append("writer out")
+
+    threads = [threading.Thread(target=reader), threading.Thread(target=writer)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert events == ["reader paused", "writer in", "writer out", "reader back"]
+
+
+def test_the_jit_hooks_step_aside_only_while_a_compile_step_holds_the_lock():
+    pytest.importorskip("triton")
+    from triton import knobs
+
+    from agentopt.sandbox import jit_hooks
+
+    class Hold:
+        paused = False
+
+        def pause(self):
+            self.paused = True
+
+        def resume(self):
+            self.paused = False
+
+    hold, synced, current = Hold(), [], [None]
+    saved = knobs.runtime.jit_cache_hook, knobs.runtime.jit_post_compile_hook
+    try:
+        assert jit_hooks.install(lambda: current[0], lambda: synced.append(1))
+        before, after = knobs.runtime.jit_cache_hook, knobs.runtime.jit_post_compile_hook
+        assert before(key="k", fn=None, compile={}) is False and not synced  # the judged phase: no hold
+        current[0] = hold
+        assert before(key="k", fn=None, compile={}) is False  # never skips the compilation
+        assert hold.paused and synced == [1]  # the device synchronised before the lock was let go
+        after(key="k")
+        assert not hold.paused
+    finally:
+        knobs.runtime.jit_cache_hook, knobs.runtime.jit_post_compile_hook = saved
+
+
 def _stubborn(conn) -> None:
     """A worker that ignores SIGTERM and never exits by itself."""
     import signal

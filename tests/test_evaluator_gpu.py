@@ -105,3 +105,12 @@ def test_hung_kernel_times_out_and_is_killed():
         assert evaluation.seconds < 60
         after = ev.evaluate((CANDIDATES / "rmsnorm_torch.py").read_text())
         assert after.status == "ok", after.reason
+
+
+def test_triton_compiling_outside_the_gpu_lock_keeps_the_verdict():
+    """EvalConfig.jit_outside_lock: the hooks are taken by this Triton and an honest Triton kernel stays ok."""
+    config = EvalConfig(jit_outside_lock=True)
+    with Evaluator(get_problem("llama3-8b-rmsnorm"), device="cuda", config=config) as ev:
+        evaluation = ev.evaluate((CANDIDATES / "rmsnorm_triton.py").read_text())
+    assert evaluation.status == "ok", evaluation.reason
+    assert "Triton's JIT outside the GPU lock: on" in evaluation.compile.log
