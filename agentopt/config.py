@@ -78,6 +78,7 @@ class SearchConfig(BaseModel):
     cost_model_min_measured: int = 8  # measured template candidates before the cost model ranks
     cost_model_report_every: int = 10  # ranked-and-measured candidates between the transcript's agreement reports
     max_duplicates_in_a_row: int = 50  # the coders have nothing new: stop
+    library_seeds: bool = True  # template coder: the first candidates include the library's kernels' points
     poll_s: float = 0.25  # how often the loop looks at the stop rules (Ctrl-C, budgets) while steps run
 
 

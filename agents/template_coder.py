@@ -8,6 +8,7 @@ matches gets torch.compile candidates and a one-line note.
 """
 from __future__ import annotations
 
+import json
 import math
 import random
 from types import ModuleType
@@ -63,6 +64,26 @@ class TemplateCoder:
         for key, value in shape.items():
             if isinstance(value, (int, float)) and value > 0:
                 out[f"log2_{key}"] = math.log2(value)
+        return out
+
+    def library_proposals(self, ctx: CoderContext, entries: list) -> list[Proposal]:
+        """The points of the library's kernels (harvest.index.KernelEntry) that came from a template that matches
+        the problem, each a proposal: a run starts where earlier runs got to. A parameter the template no longer
+        has, or a value no longer in its space, falls back to the SEED's; points that do not fit are left out."""
+        templates = {t.NAME: t for t in self.matching_templates(ctx.problem, ctx.device)}
+        out, seen = [], set()
+        for entry in entries:
+            made = entry.provenance
+            t = templates.get(made.template or "")
+            if t is None or not made.params:
+                continue
+            space = getattr(t, "SPACE", {})
+            params = {k: (made.params[k] if k in made.params and made.params[k] in space.get(k, [seed]) else seed)
+                      for k, seed in t.SEED.items()}
+            key = (t.NAME, json.dumps(params, sort_keys=True, default=str))
+            if key not in seen and self._fits(t, params, ctx) is None:
+                seen.add(key)
+                out.append(self._proposal(t, params, ctx, [], f"library kernel {entry.name}"))
         return out
 
     # Proposals

@@ -62,6 +62,9 @@ def run(
     llm_base_url: str = typer.Option(None, "--llm-base-url", help="OpenAI-compatible endpoint (or OPENAI_BASE_URL)"),
     llm_model: str = typer.Option(None, "--llm-model", help="model name (or OPENAI_MODEL)"),
     prompts: Path = typer.Option(None, "--prompts", help="a directory with your own copies of prompts/*.j2"),
+    library_seeds: bool = typer.Option(None, "--library-seeds/--no-library-seeds",
+                                       help="start from the points of the library's kernels for this problem too "
+                                            "(default: yes; no: only the templates' own starting points)"),
 ) -> None:
     """Search for fast kernels of a problem; writes runs/<id>/ (run.json, run.db, transcript.jsonl, best/)."""
     from agentopt.hardware import gpu_available
@@ -85,7 +88,7 @@ def run(
                           "the CPU: Triton's interpreter on the problem's small shapes, for trying agentopt out.")
     problem = load_problem(model)
     cfg = _search_config((stored.get("config") or {}).get("search") or {}, budget_minutes=budget_minutes,
-                         max_candidates=max_candidates, islands=islands, seed=seed,
+                         max_candidates=max_candidates, islands=islands, seed=seed, library_seeds=library_seeds,
                          coder=coder if resume is None or coder != "auto" else None)
     llm, llm_cfg = _llm_client(llm_base_url, llm_model, prompts)
     names, note = _coders(cfg.coder, llm is not None)

@@ -316,7 +316,9 @@ def build_coders(names: list[str], llm: Any, hardware: Any) -> dict[str, Any]:
 
 async def seed_proposals(search: Search) -> list[Proposal]:
     """The first candidates: the starting point of each template that matches the problem (the template coder
-    proposes each template's SEED first), and for the LLM coder the reference itself."""
+    proposes each template's SEED first), the points of the library's kernels for this problem (config
+    library_seeds), and for the LLM coder the reference itself."""
+    from agentopt.harvest.index import LibraryIndex, default_library
     from agentopt.kernels.templates._base import reference_definitions
 
     seeds = []
@@ -326,6 +328,10 @@ async def seed_proposals(search: Search) -> list[Proposal]:
                            task="new", rng=random.Random(search.rng.random()))
         for _ in template.matching_templates(search.problem, search.device):
             seeds.append(await template.propose(ctx))
+        if search.config.library_seeds:  # kernels verified against this very reference
+            entries = [e for e in LibraryIndex.load(default_library()).for_problem(search.problem.name)
+                       if e.problem_hash == search.problem.source_hash]
+            seeds += template.library_proposals(ctx, entries)
     if "llm" in search.coders:
         seeds.append(Proposal(source=reference_candidate(reference_definitions(search.problem.source)),
                               coder=REFERENCE_CODER))
