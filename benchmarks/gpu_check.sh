@@ -9,7 +9,8 @@
 #   RUN_MINUTES=3 bash benchmarks/gpu_check.sh run   # the search-speed benchmark with a shorter budget (default 4)
 #   RUN_ARGS=--jit-outside-lock bash benchmarks/gpu_check.sh run   # ... with more options of run_speed.py
 #   SEARCH="llama3-8b-ffn:6 llama3-8b-rmsnorm:1.5" bash benchmarks/gpu_check.sh search   # agentopt run (minutes
-#        each) with the template coder, then agentopt harvest into kernels/library and agentopt library bench
+#        each) with the template coder, then agentopt harvest into kernels/library and agentopt library bench;
+#        SEARCH_ARGS=--no-library-seeds for a search from scratch (what issue 7's time budget is about)
 #
 # Logs go to $LOGDIR (default /tmp/agentopt-gpu-check), results JSON to benchmarks/results/; where $OUT is set
 # (the device tool), both come back as $OUT/gpu_check.tgz. A summary table is printed last.
@@ -49,7 +50,8 @@ for s in $stages; do
     contention) stage contention python3 benchmarks/run_contention.py ;;
     search) for item in ${SEARCH:-llama3-8b-ffn:6}; do
               p=${item%%:*}; m=${item##*:}
-              stage "run-$p" agentopt run --model "$p" --coder template --budget-minutes "$m" --runs-dir runs
+              stage "run-$p" agentopt run --model "$p" --coder template --budget-minutes "$m" --runs-dir runs \
+                ${SEARCH_ARGS:-}
               stage "harvest-$p" agentopt harvest "$(ls -td runs/*"$p"* | head -1)"
             done
             stage bench agentopt library bench --device cuda ;;
