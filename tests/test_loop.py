@@ -286,3 +286,4 @@ def test_progress_prints_a_plain_line_per_recorded_candidate(tmp_path):
     assert text.count("candidates 3") == 1
     best = search.population.best
     assert f"best {best.score:.3f}x ({best.id})" in text and "valid 100%" in text and "left 4m" in text
+    assert "judging" in text and "GPU" not in text  # a CPU search says nothing of a GPU

@@ -281,7 +281,7 @@ class Search:
         c = self.counters
         elapsed = time.monotonic() - c.started
         return {
-            "candidates": self.state.candidates, "evaluated": c.evaluated, "valid": c.valid,
+            "device": self.device, "candidates": self.state.candidates, "evaluated": c.evaluated, "valid": c.valid,
             "duplicates": c.duplicates, "best_score": best.score if best else None,
             "best_id": best.id if best else None,
             "speedups": {label: m.speedups().get(label) for label, m in self.population.best_per_shape.items()},

@@ -25,7 +25,8 @@ def headline(s: dict[str, Any]) -> str:
     valid = f"{s['valid'] / s['evaluated']:.0%}" if s["evaluated"] else "-"
     best = f"{s['best_score']:.3f}x ({s['best_id']})" if s["best_score"] is not None else "-"
     busy = f"{s['gpu_busy_s']:.0f}s ({s['gpu_busy_s'] / s['elapsed_s']:.0%})" if s["elapsed_s"] else "-"
-    parts = [f"candidates {s['candidates']}", f"valid {valid}", f"best {best}", f"GPU busy {busy}"]
+    busy_label = "GPU busy" if s.get("device", "cuda") == "cuda" else "judging"  # on the CPU: checks and timing
+    parts = [f"candidates {s['candidates']}", f"valid {valid}", f"best {best}", f"{busy_label} {busy}"]
     if s.get("llm_tokens") is not None:
         parts.append(f"LLM {s['llm_tokens']:,} tokens ${s['llm_cost_usd']:.3f}")
     parts.append(f"left {_minutes(s['time_left_s'])}")
