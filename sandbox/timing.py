@@ -12,13 +12,13 @@ device (a device-wide synchronize, so that nothing a call left on another stream
 flushed before it: a buffer of flush_mb (EvalConfig, 1 GB) or twice the L2, whichever is larger, is zeroed.
 Zeroing 1 GB takes the GPU ~250 us on an H200: a head start in which the host queues the call's kernels, as a host
 running ahead does under do_bench, so that the time is the GPU's; a call whose launches take longer shows the
-excess. (With do_bench's 256 MB, ~60 us, eager llama3-8b-ffn at M=1, whose Module call takes the host 60-150 us,
-read 112 us in some worker processes and 220-285 us in others of the same run, on an H200; do_bench read 112.)
-Repetitions from rep_ms bounded by min_reps / max_reps; then a
-device-wide synchronize and a wall-clock batch of back-to-back calls, so that work hidden on another stream or
-thread shows up (compared with the larger of the event median and the host time per call). The batch's calls get
-fresh inputs too (made before it starts, within a memory budget), and each of its outputs is compared with the
-baseline's on the same inputs afterwards, so remembering answers buys nothing there either.
+excess. (With do_bench's 256 MB, ~60 us, eager llama3-8b-ffn at M=1, whose calls take the host 60-130 us, read
+112 us in some worker processes and 220-285 us in others of the same run, on an H200; do_bench read 112.)
+Repetitions from rep_ms bounded by min_reps / max_reps; then a device-wide synchronize and a wall-clock batch of
+back-to-back calls, so that work hidden on another stream or thread shows up (compared with the larger of the event
+median and the host time per call). The batch's calls get fresh inputs too (made before it starts, within a memory
+budget), and each of its outputs is compared with the baseline's on the same inputs afterwards, so remembering
+answers buys nothing there either.
 CPU: wall-clock (perf_counter) per call, a few calls each, interleaved.
 The judge turns the raw times into median and 20/80 percentiles (`summarize`).
 """
