@@ -13,7 +13,7 @@ finish waits for its worker's compile message without the lock, fetches every re
 evaluator: the seeds are fixed per evaluator), and only then takes the lock exclusive for checks and timing, so
 that no other process of ours launches GPU work meanwhile. Inside, the check commands are queued to the worker at
 once and the judge compares one reply's outputs while the worker computes the next; then the timing commands, whose
-replies the judge only collects until the last has come (its own CPU work slowed the timed calls), and judges
+replies the judge only collects until the last has come (its own CPU work may perturb timed calls), and judges
 after. After the last reply (or a verdict) the worker is killed and reaped before the lock is let go.
 `Evaluation.phases` says where the time went (seconds; worker_* figures are the worker's own, summed over its
 replies).
@@ -311,7 +311,8 @@ class Evaluator:
     def _time_all(self, pending: Pending, deadline: float, results: list[ShapeResult], phases: dict,
                   asked: list[int]) -> None:
         """Every shape's timing received first, judged after: while the worker times, the judge only waits on
-        the pipe (its comparisons, run alongside, slowed the worker's small-M calls by up to 70 us on an H200)."""
+        the pipe: its comparisons are CPU work that could perturb the timed calls (when they ran alongside, small-M
+        times read up to 70 us high on an H200, though per-process variance alone did as much)."""
         received = []
         t0 = time.monotonic()
         try:
