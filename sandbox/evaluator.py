@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from agentopt.config import EvalConfig
 from agentopt.problems import shape_label
 
-from . import checks, cpus, guard, procs, reference, timing, wire, worker
+from . import checks, cpus, guard, procs, reference, roofline, timing, wire, worker
 from .compiler_info import from_ptxas_log
 from .records import (CheckResult, CompileResult, Evaluation, KernelInfo, ShapeCost, ShapeResult,  # noqa: F401
                       TimingResult)
@@ -166,14 +166,15 @@ class Evaluator:
                     procs.kill(pending.proc, pending.conn, self.config.kill_grace_s)
                     phases["stop"] = time.monotonic() - t0
             evaluation = Evaluation(status="ok", shapes=results, score=_geomean([r.speedup for r in results]))
-            self._floors(evaluation)
+            if self.costs and self.hardware is not None and self.device == "cuda":
+                roofline.add_floors(evaluation, self.costs, self.hardware, self.dtype, self.config.roofline_slack)
         except Verdict as v:
             evaluation = Evaluation(status=v.status, reason=v.reason, shapes=results)
             compile_result.error = None if compile_result.ok else v.reason
         finally:
             procs.stop(pending.proc, pending.conn, self.config.kill_grace_s)
             self._live.pop(id(pending), None)
-        compile_result.log = _read_log(pending.log_path)
+        compile_result.log = procs.read_log(pending.log_path)
         compile_result.kernels += [KernelInfo(**k) for k in from_ptxas_log(compile_result.log)]
         evaluation.compile = compile_result
         evaluation.device = self.device
@@ -242,7 +243,7 @@ class Evaluator:
         if kind == "malformed":
             raise Verdict("rejected", f"the worker sent bytes that are not a harness message during {phase}")
         if kind == "died":
-            tail = _log_tail(pending.log_path)
+            tail = procs.log_tail(pending.log_path)
             raise Verdict("crashed", f"the worker {procs.describe_exit(pending.proc.exitcode)} during {phase}"
                           + (f"; its last output: {tail}" if tail else ""))
         status = msg.get("kind")
@@ -361,24 +362,6 @@ class Evaluator:
             raise Verdict("rejected", f"shape {label}: {result.error}: work is hidden on another stream or "
                           "thread; do all work on the caller's stream before forward returns")
 
-    def _floors(self, evaluation: Evaluation) -> None:
-        if not self.costs or self.hardware is None or self.device != "cuda":
-            return
-        bandwidth, rate = self.hardware.bandwidth_gbps, self.hardware.matmul_rate(self.dtype)
-        for r in evaluation.shapes:
-            cost = next((c for c in self.costs if c.shape == r.shape), None)
-            if cost is None or not r.time_ms:
-                continue
-            seconds = r.time_ms * 1e-3
-            r.floor_ms = max(cost.bytes / (bandwidth * 1e9), cost.flops / (rate * 1e12)) * 1e3
-            r.fraction_of_floor = r.floor_ms / r.time_ms
-            r.achieved_gbps, r.achieved_tflops = cost.bytes / seconds / 1e9, cost.flops / seconds / 1e12
-            r.bandwidth_fraction, r.compute_fraction = r.achieved_gbps / bandwidth, r.achieved_tflops / rate
-            if r.time_ms < r.floor_ms / self.config.roofline_slack:
-                evaluation.flags.append(f"shape {shape_label(r.shape)}: {r.time_ms:.4g} ms is faster than the "
-                                        f"roofline floor {r.floor_ms:.4g} ms / {self.config.roofline_slack:g}: "
-                                        "suspicious, check the measurement")
-
 
 def _timing_result(shape: dict, msg: dict) -> TimingResult:
     med, p20, p80 = timing.summarize(msg["cand_ms"])
@@ -398,17 +381,3 @@ def _add(phases: dict[str, float], msg: dict, prefix: str) -> None:
 def _geomean(values: list[float | None]) -> float:
     vals = [v for v in values if v]
     return math.exp(sum(math.log(v) for v in vals) / len(vals)) if vals and len(vals) == len(values) else 0.0
-
-
-def _read_log(path: str, limit: int = 200_000) -> str:
-    try:
-        with open(path, errors="replace") as f:
-            text = f.read()
-    except OSError:
-        return ""
-    return text if len(text) <= limit else "[... earlier output cut ...]\n" + text[-limit:]
-
-
-def _log_tail(path: str, lines: int = 3) -> str:
-    tail = [ln.strip() for ln in _read_log(path, 20_000).splitlines() if ln.strip()]
-    return " | ".join(tail[-lines:])[:500]

@@ -111,6 +111,22 @@ def kill(proc, conn, grace_s: float) -> None:
         pass
 
 
+def read_log(path: str, limit: int = 200_000) -> str:
+    """A worker's log (compiler output, tracebacks), its last `limit` characters."""
+    try:
+        with open(path, errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return ""
+    return text if len(text) <= limit else "[... earlier output cut ...]\n" + text[-limit:]
+
+
+def log_tail(path: str, lines: int = 3) -> str:
+    """The last non-empty lines of a worker's log, on one line: what a crash said last."""
+    tail = [ln.strip() for ln in read_log(path, 20_000).splitlines() if ln.strip()]
+    return " | ".join(tail[-lines:])[:500]
+
+
 def describe_exit(code: int | None) -> str:
     if code is None:
         return "did not exit"

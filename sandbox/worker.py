@@ -359,9 +359,7 @@ def main(conn, spec: dict, log_path: str) -> None:
     cpus.background(spec["device"])
     worker = Worker(conn, spec)
     if spec["device"] == "cuda" and spec["timing"].get("jit_outside_lock"):
-        import torch
-
-        installed = jit_hooks.install(lambda: worker.hold, torch.cuda.synchronize)
+        installed = jit_hooks.install(lambda: worker.hold, worker.torch.cuda.synchronize)
         print(f"agentopt: Triton's JIT outside the GPU lock: {'on' if installed else 'not offered by this Triton'}")
     try:
         wire.send(conn, worker.compile())
