@@ -156,10 +156,10 @@ class Evaluator:
                 try:
                     deadline = time.monotonic() + self.config.run_timeout_s
                     t0 = time.monotonic()
-                    self._check_all(pending, deadline, results, phases, self._ask_checks(pending))
+                    self._check_all(pending, deadline, results, phases)
                     phases["checks"] = time.monotonic() - t0
                     t0 = time.monotonic()  # timings asked once every check is judged: the judge is quiet now
-                    self._time_all(pending, deadline, results, phases, self._ask_timings(pending))
+                    self._time_all(pending, deadline, results, phases)
                     phases["timing"] = time.monotonic() - t0
                 finally:  # inside the lock: the worker and whatever it still had queued end before the next
                     t0 = time.monotonic()
@@ -278,10 +278,10 @@ class Evaluator:
             asked.append(i)
         return asked
 
-    def _check_all(self, pending: Pending, deadline: float, results: list[ShapeResult], phases: dict,
-                   asked: list[tuple]) -> None:
+    def _check_all(self, pending: Pending, deadline: float, results: list[ShapeResult], phases: dict) -> None:
         """Fills `results` as it goes, so that a verdict part-way keeps the shapes already judged; the worker
         runs the next command while the judge compares the last one's outputs."""
+        asked = self._ask_checks(pending)
         worst: dict[int, list[float]] = {}
         for i, k, seed, heavy in asked:
             shape, seeds = self.shapes[i], self.seeds[i]
@@ -309,15 +309,14 @@ class Evaluator:
             if k == len(seeds) - 1:
                 results.append(ShapeResult(shape=shape, correct=True, rel_err=worst_rel, max_err=worst_max))
 
-    def _time_all(self, pending: Pending, deadline: float, results: list[ShapeResult], phases: dict,
-                  asked: list[int]) -> None:
+    def _time_all(self, pending: Pending, deadline: float, results: list[ShapeResult], phases: dict) -> None:
         """Every shape's timing received first, judged after: while the worker times, the judge only waits on
         the pipe: its comparisons are CPU work that could perturb the timed calls (when they ran alongside, small-M
         times read up to 70 us high on an H200, though per-process variance alone did as much)."""
         received = []
         t0 = time.monotonic()
         try:
-            for i in asked:
+            for i in self._ask_timings(pending):
                 msg = self._receive(pending, deadline, f"timing of shape {shape_label(self.shapes[i])}")
                 _add(phases, msg, "worker_time_")
                 received.append((i, msg))
