@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import write_result  # noqa: E402
+from common import RESULTS  # noqa: E402
 
 
 def variants() -> dict:
@@ -89,7 +89,7 @@ def main() -> int:
 def write_result_plain(table: dict, runs: list[Path]) -> Path:
     """Not tied to this machine's GPU: the runs' own GPUs are in their run.json."""
     gpus = sorted({json.loads((r / "run.json").read_text()).get("hardware", {}).get("name", "?") for r in runs})
-    path = Path(__file__).parent / "results" / "cost-model-replay.json"
+    path = RESULTS / "cost-model-replay.json"
     path.write_text(json.dumps({"gpus": gpus, "runs": [r.name for r in runs], "variants": table}, indent=2))
     return path
 

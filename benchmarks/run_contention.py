@@ -30,6 +30,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import write_result  # noqa: E402
 
+from agentopt.problems import shape_label  # noqa: E402
+
 
 def evaluate_alone(problem, source: str) -> dict:
     """`agentopt eval --json` of one source: per shape label, the candidate's and the baseline's median ms."""
@@ -43,7 +45,7 @@ def evaluate_alone(problem, source: str) -> dict:
     except json.JSONDecodeError:
         return {"status": "failed", "reason": (out.stderr or out.stdout)[-2000:]}
     return {"status": result["status"], "reason": result["reason"],
-            "shapes": {f"M={s['shape'].get('M')}": {"time_ms": s["time_ms"], "baseline_ms": s["baseline_ms"]}
+            "shapes": {shape_label(s["shape"]): {"time_ms": s["time_ms"], "baseline_ms": s["baseline_ms"]}
                        for s in result["shapes"]}}
 
 
@@ -64,7 +66,7 @@ def search(problem, minutes: float, timing_core: str, runs_dir: Path) -> dict:
     gemv_m1 = []
     for template, evaluation in rows:
         for s in json.loads(evaluation)["shapes"]:
-            label = f"M={s['shape'].get('M')}"
+            label = shape_label(s["shape"])
             baselines.setdefault(label, []).append(s["baseline_ms"])
             if template == "gemv_cuda" and label == "M=1" and s["time_ms"]:
                 gemv_m1.append(s["baseline_ms"] / s["time_ms"])

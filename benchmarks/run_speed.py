@@ -58,7 +58,7 @@ def main() -> int:
     from agentopt.agents.planner import make_plan, shape_costs
     from agentopt.config import EvalConfig, SearchConfig
     from agentopt.hardware import local_profile
-    from agentopt.problems import get_problem
+    from agentopt.problems import get_problem, shape_label
     from agentopt.runs import RunStore
     from agentopt.search.loop import run_session
 
@@ -100,7 +100,7 @@ def main() -> int:
     for r in evaluated:
         for sh in r.evaluation.get("shapes") or []:
             if sh.get("baseline_ms"):
-                baselines.setdefault(",".join(f"{k}={v}" for k, v in sh["shape"].items()), []).append(sh["baseline_ms"])
+                baselines.setdefault(shape_label(sh["shape"]), []).append(sh["baseline_ms"])
     seconds = [r.evaluation.get("seconds", 0.0) for r in evaluated]
     per_minute = len(evaluated) / (summary["elapsed_s"] / 60)
     busy = summary["gpu_busy_s"] / summary["elapsed_s"]
