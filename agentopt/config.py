@@ -26,8 +26,6 @@ class EvalConfig(BaseModel):
     wallclock_calls: int = 20  # back-to-back calls per shape in the wall-clock cross-check (fewer if reps are fewer)
     wallclock_mb: int = 2048  # the cross-check's fresh inputs and kept outputs stay within this (at least 3 calls)
     flush_mb: int = 1024  # zeroed before each timed call: flushes the L2 and gives the host its head start (timing)
-    heat_calls: int = 1  # untimed baseline calls before each repetition, on inputs already seen: the timed calls run
-    # at the clock of a GPU under load, as in a model or do_bench (an idle H200 boosts a compute-bound call ~13%)
     jit_outside_lock: bool = False  # compile-ahead workers leave the GPU lock while Triton compiles (jit_hooks);
     # off until measured on a GPU
 

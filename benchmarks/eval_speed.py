@@ -9,7 +9,6 @@ Writes benchmarks/results/<gpu-slug>-eval-speed.json and prints a short table.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -44,11 +43,6 @@ def do_bench_eager(problem, shapes) -> list[float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--heat", type=lambda v: [int(x) for x in v.split(",") if x], default=[],
-                        help="also evaluate with these EvalConfig.heat_calls (comma-separated) and compare each "
-                             "eager baseline with do_bench")
-    args = parser.parse_args()
     os.environ["TRITON_CACHE_DIR"] = tempfile.mkdtemp(prefix="agentopt-bench-triton-")  # compile for real
     import torch
     import triton
@@ -77,12 +71,6 @@ def main() -> int:
         t0 = time.perf_counter()
         warm = ev.evaluate(source)
         warm_s = time.perf_counter() - t0
-    heat = {}  # heat_calls -> the evaluator's eager times per shape (ms)
-    for h in args.heat:
-        with Evaluator(problem, device="cuda", config=EvalConfig(heat_calls=h), hardware=hardware, costs=costs) as ev:
-            t0 = time.perf_counter()
-            e = ev.evaluate(source)
-            heat[h] = {"seconds": time.perf_counter() - t0, "baseline_ms": [s.baseline_ms for s in e.shapes]}
     if cold.status != "ok":
         print(f"the candidate was judged {cold.status}: {cold.reason}", file=sys.stderr)
         return 1
@@ -98,9 +86,7 @@ def main() -> int:
               "candidate": str(CANDIDATE.relative_to(ROOT)), "status": cold.status, "score": cold.score,
               "seconds_cold": cold_s, "seconds_warm": warm_s, "under_60s": cold_s < TARGET_S,
               "compile_seconds": cold.compile.seconds, "baseline_agrees_within_5pct": all(r["within_5pct"] for r in rows),
-              "heat_calls": EvalConfig().heat_calls, "kernels": [k.model_dump() for k in cold.compile.kernels],
-              "shapes": rows, "heat_sweep": {h: {"seconds": v["seconds"], "baseline_over_do_bench": [
-                  b / r for b, r in zip(v["baseline_ms"], bench)]} for h, v in heat.items()}}
+              "kernels": [k.model_dump() for k in cold.compile.kernels], "shapes": rows}
     slug = re.sub(r"[^a-z0-9]+", "-", hardware.name.lower()).strip("-")
     out = ROOT / "benchmarks" / "results" / f"{slug}-eval-speed.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -113,9 +99,6 @@ def main() -> int:
         print(f"{shape_label(r['shape']):>8} {r['candidate_ms']:9.4f} {r['baseline_ms']:9.4f} "
               f"{r['do_bench_eager_ms']:9.4f} {r['baseline_over_do_bench']:6.3f} "
               f"{'yes' if r['within_5pct'] else 'NO':>5} {r['speedup']:7.2f}x")
-    for h, v in result["heat_sweep"].items():
-        print(f"heat_calls={h}: eager / do_bench " + " ".join(f"{x:.3f}" for x in v["baseline_over_do_bench"])
-              + f"  ({v['seconds']:.1f} s)")
     print(f"written: {out.relative_to(ROOT)}")
     return 0
 

@@ -6,7 +6,6 @@
 #   bash benchmarks/gpu_check.sh tests      # only some stages (setup is implied);
 #                                           # stages: tests eval tune ffn run contention search
 #   GPU_TESTS="tests/test_a.py tests/test_b.py" bash benchmarks/gpu_check.sh tests   # a subset of the GPU tests
-#   EVAL_ARGS=--heat=0,2 bash benchmarks/gpu_check.sh eval   # the evaluator benchmark, options of eval_speed.py
 #   RUN_MINUTES=3 bash benchmarks/gpu_check.sh run   # the search-speed benchmark with a shorter budget (default 4)
 #   RUN_ARGS=--jit-outside-lock bash benchmarks/gpu_check.sh run   # ... with more options of run_speed.py
 #   SEARCH="llama3-8b-ffn:6 llama3-8b-rmsnorm:1.5" bash benchmarks/gpu_check.sh search   # agentopt run (minutes
@@ -43,7 +42,7 @@ stage() {  # name, command...
 for s in $stages; do
   case $s in
     tests) stage tests python3 -m pytest -q -rs -m gpu ${GPU_TESTS:-tests/} ;;
-    eval) stage eval python3 benchmarks/eval_speed.py ${EVAL_ARGS:-} ;;
+    eval) stage eval python3 benchmarks/eval_speed.py ;;
     tune) stage tune python3 benchmarks/tune_templates.py ;;
     ffn) stage ffn python3 benchmarks/ffn.py
          stage rmsnorm python3 benchmarks/ffn.py --problem llama3-8b-rmsnorm ;;

@@ -10,9 +10,6 @@ difference, kept on the device, read once at the end).
 CUDA: warm-up, then alternating candidate / baseline calls, each between two CUDA events, each starting on an idle
 device (a device-wide synchronize, so that nothing a call left on another stream overlaps the next) with the L2
 flushed before it: a buffer of flush_mb (EvalConfig, 1 GB) or twice the L2, whichever is larger, is zeroed.
-Each repetition begins with heat_calls untimed baseline calls (on the inputs the last repetition used, so they reveal
-nothing new): an H200 that idles between calls boosts to ~1950 MHz where a loaded one holds ~1500 (power-limited),
-and without this a compute-bound call (eager llama3-8b-ffn at M=1024) read 13% faster than under do_bench.
 Zeroing 1 GB takes the GPU ~250 us on an H200: a head start in which the host queues the call's kernels, as a host
 running ahead does under do_bench, so that the time is the GPU's; a call whose launches take longer shows the
 excess. (With do_bench's 256 MB, ~60 us, eager llama3-8b-ffn at M=1, whose calls take the host 60-130 us, read
@@ -114,11 +111,8 @@ class _NoTimer:
     stop = start
 
 
-def _rep(session: Session, r: int, flush, timer, keep: dict, kept: list, agree, heat: int = 0) -> None:
-    """One repetition: `heat` untimed baseline calls on the inputs of the last one, new inputs, then candidate and
-    baseline (who goes first alternates), compared."""
-    for _ in range(heat):
-        session.baseline(session.live)
+def _rep(session: Session, r: int, flush, timer, keep: dict, kept: list, agree) -> None:
+    """One repetition: new inputs, then candidate and baseline (who goes first alternates), compared."""
     session.refill(keep.get(r))
     outs = {}
     for side in ("c", "b") if r % 2 == 0 else ("b", "c"):
@@ -196,11 +190,9 @@ def _measure_cuda(session: Session, cfg: dict, clock) -> tuple[dict, list]:
     flush = torch.empty(size // 4, dtype=torch.int32, device="cuda")
     sink = torch.zeros(1, dtype=torch.float64, device="cuda")
 
-    heat = int(cfg.get("heat_calls", 0))
-
     def warm(n: int) -> None:
         for _ in range(n):
-            _rep(session, 0, flush, _NoTimer(), {}, [], sink, heat)
+            _rep(session, 0, flush, _NoTimer(), {}, [], sink)
 
     warm(1)
     torch.cuda.synchronize()
@@ -218,7 +210,7 @@ def _measure_cuda(session: Session, cfg: dict, clock) -> tuple[dict, list]:
     kept: list = []
     t0 = clock()
     for r in range(reps):
-        _rep(session, r, flush, timer, keep, kept, agree, heat)
+        _rep(session, r, flush, timer, keep, kept, agree)
     torch.cuda.synchronize()
     phases["reps"] = clock() - t0
     del flush
