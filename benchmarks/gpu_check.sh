@@ -7,7 +7,7 @@
 #                                           # stages: tests eval tune ffn run contention search
 #   GPU_TESTS="tests/test_a.py tests/test_b.py" bash benchmarks/gpu_check.sh tests   # a subset of the GPU tests
 #   RUN_MINUTES=3 bash benchmarks/gpu_check.sh run   # the search-speed benchmark with a shorter budget (default 4)
-#   RUN_ARGS=--jit-outside-lock bash benchmarks/gpu_check.sh run   # ... with more options of run_speed.py
+#   RUN_ARGS="--jit-inside-lock --tag jit-inside" bash benchmarks/gpu_check.sh run   # options of run_speed.py
 #   SEARCH="llama3-8b-ffn:6 llama3-8b-rmsnorm:1.5" bash benchmarks/gpu_check.sh search   # agentopt run (minutes
 #        each) with the template coder, then agentopt harvest into kernels/library and agentopt library bench;
 #        SEARCH_ARGS=--no-library-seeds for a search from scratch (what issue 7's time budget is about)

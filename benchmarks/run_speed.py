@@ -48,9 +48,11 @@ def main() -> int:
     ap.add_argument("--problem", default="llama3-8b-ffn")
     ap.add_argument("--minutes", type=float, default=4.0, help="the search's time budget")
     ap.add_argument("--runs-dir", default="runs")
-    ap.add_argument("--jit-outside-lock", action="store_true",
-                    help="compile-ahead workers leave the GPU lock while Triton compiles "
-                         "(EvalConfig.jit_outside_lock)")
+    ap.add_argument("--jit-inside-lock", action="store_true",
+                    help="compile-ahead workers keep the GPU lock while Triton compiles (EvalConfig.jit_outside_lock "
+                         "off), for comparison")
+    ap.add_argument("--compile-ahead", type=int, default=None, help="SearchConfig.compile_ahead (default: its own)")
+    ap.add_argument("--tag", default="", help="suffix of the results file's name: run-speed-TAG.json")
     args = ap.parse_args()
 
     import torch
@@ -68,7 +70,8 @@ def main() -> int:
     problem = get_problem(args.problem)
     hardware = local_profile()
     plan = make_plan(problem, hardware, device="cuda")
-    config = SearchConfig(coder="template", budget_minutes=args.minutes)
+    config = SearchConfig(coder="template", budget_minutes=args.minutes,
+                          **({} if args.compile_ahead is None else {"compile_ahead": args.compile_ahead}))
     store = RunStore.create(args.runs_dir, problem.name, {
         "problem_spec": problem.name, "problem": problem.to_dict(), "device": "cuda",
         "hardware": hardware.model_dump(), "plan": plan.model_dump(mode="json"),
@@ -78,7 +81,7 @@ def main() -> int:
     sampler = UtilisationSampler()
     sampler.start()
     t0 = time.monotonic()
-    eval_config = EvalConfig(jit_outside_lock=args.jit_outside_lock)
+    eval_config = EvalConfig(jit_outside_lock=not args.jit_inside_lock)
     reason, summary = run_session(problem, "cuda", store, config, ["template"], hardware=hardware, plan=plan,
                                   costs=shape_costs(problem, "cuda"), eval_config=eval_config)
     wall_s = time.monotonic() - t0
@@ -121,9 +124,10 @@ def main() -> int:
                                for k, v in baselines.items()},
         "targets": {"candidates_per_minute": 20, "gpu_busy_fraction": 0.7},
         "meets_targets": per_minute >= 20 and busy >= 0.7,
-        "run": str(store.path), "torch": torch.__version__, "jit_outside_lock": args.jit_outside_lock,
+        "run": str(store.path), "torch": torch.__version__, "jit_outside_lock": eval_config.jit_outside_lock,
+        "compile_ahead": config.compile_ahead,
     }
-    path = write_result("run-speed", result)
+    path = write_result("run-speed" + (f"-{args.tag}" if args.tag else ""), result)
     print(f"{len(evaluated)} candidates evaluated in {summary['elapsed_s']:.0f} s: {per_minute:.1f} per minute "
           f"(target 20); GPU held {busy:.0%} of the time (target 70%), nvidia-smi "
           f"{result['nvidia_smi_utilisation_mean'] or 0:.0%}; best {summary['best_score'] or 0:.3f}x; "

@@ -1,5 +1,4 @@
-"""Triton's JIT outside the GPU lock, for compile-ahead workers (EvalConfig.jit_outside_lock; off by default until
-measured on a GPU).
+"""Triton's JIT outside the GPU lock, for compile-ahead workers (EvalConfig.jit_outside_lock, on by default).
 
 A compile-ahead worker holds the GPU lock shared around each shape's first call, whose Triton kernels compile
 (seconds of CPU) before they launch, and meanwhile the judge, which needs the lock exclusive to check and time

@@ -10,6 +10,9 @@ For M = 1, 1024, 4096 this times eager four ways, sampling the SM clock and the 
   isolated_1g   the evaluator's protocol: synchronize, 1 GB flush, CUDA events around the call
   isolated_hot  the same, each call preceded (before the synchronize) by three untimed calls, so that the gaps
                 are spent at the load of a back-to-back run
+  isolated_gap  isolated_1g with 2 ms of idle host after each synchronize (a worker's Python between calls)
+  burst3        a synchronize, then three flushed calls back to back, each timed
+  do_bench_again  do_bench once more, last (drift over the probe)
 
     python3 benchmarks/experiments/clock_probe.py
 
@@ -85,12 +88,13 @@ def main() -> int:
         torch.cuda.synchronize()
         return [a.elapsed_time(b) for a, b in events]
 
-    def isolated(fn, heat: int):
+    def isolated(fn, heat: int, gap_s: float = 0.0):
         times = []
         for _ in range(REPS):
             for _ in range(heat):
                 fn()
             torch.cuda.synchronize()
+            time.sleep(gap_s)
             flush.zero_()
             a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             a.record()
@@ -100,11 +104,29 @@ def main() -> int:
             times.append(a.elapsed_time(b))
         return times
 
+    def burst(fn, calls: int):
+        times = []
+        for _ in range(REPS // calls):
+            torch.cuda.synchronize()
+            events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+                      for _ in range(calls)]
+            for a, b in events:
+                flush.zero_()
+                a.record()
+                fn()
+                b.record()
+            torch.cuda.synchronize()
+            times += [a.elapsed_time(b) for a, b in events]
+        return times
+
     ways = {
         "do_bench": lambda fn: do_bench(fn, warmup=25, rep=200, return_mode="all"),
         "b2b_1g": b2b,
         "isolated_1g": lambda fn: isolated(fn, 0),
         "isolated_hot": lambda fn: isolated(fn, 3),
+        "isolated_gap": lambda fn: isolated(fn, 0, 0.002),
+        "burst3": lambda fn: burst(fn, 3),
+        "do_bench_again": lambda fn: do_bench(fn, warmup=25, rep=200, return_mode="all"),
     }
     sampler = ClockSampler()
     time.sleep(0.5)
