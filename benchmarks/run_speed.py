@@ -91,7 +91,12 @@ def main() -> int:
     by_status: dict[str, int] = {}
     for r in rows:
         by_status[r.status or "?"] = by_status.get(r.status or "?", 0) + 1
-    agreement = [e for e in store.events() if e["event"] == "cost_model"]
+    events = store.events()
+    agreement = [e for e in events if e["event"] == "cost_model"]
+    t_run = next(e["t"] for e in events if e["event"] == "run_started")
+    verdicts = [e["t"] for e in events if e["event"] == "candidate_evaluated"]
+    steady = ((len(verdicts) - 1) * 60 / (verdicts[-1] - verdicts[0])  # the first verdict waits on a compilation
+              if len(verdicts) > 1 and verdicts[-1] > verdicts[0] else None)
     phases: dict[str, list[float]] = {}
     for r in evaluated:
         for name, seconds in (r.evaluation.get("phases") or {}).items():
@@ -113,6 +118,7 @@ def main() -> int:
         "search_s": summary["elapsed_s"], "wall_s_with_setup": wall_s,
         "candidates": len(rows), "evaluated": len(evaluated), "by_status": by_status,
         "candidates_per_minute": per_minute, "gpu_busy_fraction": busy,
+        "candidates_per_minute_after_first_verdict": steady, "first_verdict_s": verdicts[0] - t_run if verdicts else None,
         "nvidia_smi_utilisation_mean": statistics.mean(sampler.samples) / 100 if sampler.samples else None,
         "nvidia_smi_samples": len(sampler.samples),
         "best_score": summary["best_score"], "best_per_shape_speedup": summary["speedups"],
@@ -129,7 +135,7 @@ def main() -> int:
     }
     path = write_result("run-speed" + (f"-{args.tag}" if args.tag else ""), result)
     print(f"{len(evaluated)} candidates evaluated in {summary['elapsed_s']:.0f} s: {per_minute:.1f} per minute "
-          f"(target 20); GPU held {busy:.0%} of the time (target 70%), nvidia-smi "
+          f"(target 20; {steady or 0:.1f} from the first verdict on); GPU held {busy:.0%} of the time (target 70%), nvidia-smi "
           f"{result['nvidia_smi_utilisation_mean'] or 0:.0%}; best {summary['best_score'] or 0:.3f}x; "
           f"statuses {by_status} -> {path}")
     print("eager baseline in the run, median (min-max) us: " + ", ".join(
