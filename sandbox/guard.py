@@ -52,7 +52,10 @@ INTERNAL_ATTRS = frozenset({
     "_getframe", "f_back", "f_globals", "f_locals", "f_builtins", "gi_frame", "cr_frame", "tb_frame",
     "__globals__", "__builtins__", "__subclasses__", "__code__", "__closure__", "__import__", "__loader__",
     "__spec__", "__dict__", "__class__", "__bases__", "__mro__", "__reduce__", "__reduce_ex__", "__getattribute__",
-    "__setattr__", "__delattr__", "__init_subclass__",
+    "__setattr__", "__delattr__", "__init_subclass__", "__getattr__",
+    # exceptions, generators and functions lead there too
+    "__traceback__", "tb_next", "f_code", "f_trace", "ag_frame", "gi_code", "cr_code", "ag_code", "__func__",
+    "__self__", "__wrapped__", "__defaults__", "__kwdefaults__",
 })
 # The same names looked for inside string constants (getattr tricks); __class__/__dict__ are too common there.
 INTERNAL_STRINGS = INTERNAL_ATTRS - {"__dict__", "__class__"}
@@ -78,6 +81,12 @@ FORBIDDEN_CALLS: dict[str, str] = {
                      "torch.use_deterministic_algorithms", "torch.cuda.set_sync_debug_mode"),
                     "candidates may not change torch's global settings, which the baseline shares"),
 }
+
+# The names of FORBIDDEN_CALLS distinct enough to refuse on any object (`t.set_num_threads` with `t` a parameter bound
+# to torch); load/save/hub are too common.
+FORBIDDEN_CALL_NAMES = frozenset(c.rsplit(".", 1)[1] for c in FORBIDDEN_CALLS) - {"load", "save", "hub"}
+# Callables that reach an attribute by a name given as a value, as getattr does.
+NAME_GETTERS = frozenset({"getattr", "setattr", "delattr", "attrgetter", "methodcaller"})
 
 STREAM_MAKERS = frozenset({"Stream", "stream", "ExternalStream", "set_stream"})
 STREAM_SYNCS = frozenset({"wait_stream", "synchronize", "wait_event"})
@@ -239,37 +248,57 @@ class _Guard:
                                            "timers, imported modules or the harness")
 
     def _call(self, node: ast.Call) -> None:
+        """getattr and its kin on any object: the name must be written in the source, and be one a candidate may
+        reach (a parameter or local bound to torch, a module or the harness's objects is as good as the import)."""
         func = node.func
-        if not (isinstance(func, ast.Name) and func.id in ("setattr", "delattr", "getattr") and node.args):
+        kind = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+        if kind not in NAME_GETTERS or not node.args:
             return
-        target = self._root(node.args[0])
-        if target is None:
-            return
-        name = node.args[1] if len(node.args) > 1 else None
-        literal = name.value if isinstance(name, ast.Constant) and isinstance(name.value, str) else None
-        if func.id != "getattr":
-            self._add(node.lineno, f"calls `{func.id}` on `{target}`: candidates may not patch torch, triton, "
-                                   "timers, imported modules or the harness")
-        elif literal is None:
-            self._add(node.lineno, f"calls `getattr` on `{target}` with a name computed at run time: name the "
-                                   "attribute in the source")
-        elif part_finding(literal):
-            self._add(node.lineno, f"reaches `{literal}` through `{target}`: {part_finding(literal)}")
+        if kind in ("attrgetter", "methodcaller"):
+            names = node.args if kind == "attrgetter" else node.args[:1]
+            obj = None
+        else:
+            names, obj = node.args[1:2], node.args[0]
+            target = self._root(obj)
+            if kind != "getattr" and target is not None:
+                self._add(node.lineno, f"calls `{kind}` on `{target}`: candidates may not patch torch, triton, "
+                                       "timers, imported modules or the harness")
+                return
+        for name in names:
+            literal = name.value if isinstance(name, ast.Constant) and isinstance(name.value, str) else None
+            if literal is None:
+                if kind in ("setattr", "delattr") and isinstance(obj, ast.Name) and obj.id == "self":
+                    continue  # the candidate's own module's attributes
+                self._add(node.lineno, f"calls `{kind}` with a name computed at run time: name the attribute in "
+                                       "the source")
+                continue
+            for part in literal.split("."):
+                reason = self._name_finding(part)
+                if reason:
+                    self._add(node.lineno, f"reaches `{part}` through `{kind}`: {reason}")
+
+    @staticmethod
+    def _name_finding(attr: str) -> str | None:
+        """Why an attribute of this name is off limits on any object, or None."""
+        if attr in INTERNAL_ATTRS:
+            return _INTERNALS
+        if attr in FORBIDDEN_CALL_NAMES:
+            return "candidates may not change torch's global settings or read files"
+        return part_finding(attr)
 
     def _attribute(self, node: ast.Attribute) -> None:
-        if node.attr in INTERNAL_ATTRS:
-            self._add(node.lineno, f"uses `.{node.attr}`: {_INTERNALS}")
-            return
         dotted = self._dotted(node)
-        if dotted is None:
-            return
         if dotted in FORBIDDEN_CALLS:
             self._add(node.lineno, f"uses `{dotted}`: {FORBIDDEN_CALLS[dotted]}")
-        parts = dotted.split(".")
+            return
+        parts = dotted.split(".") if dotted else []
         for i, part in enumerate(parts[1:], start=2):
             if part_finding(part):
                 self._add(node.lineno, f"reaches `{part}` through `{'.'.join(parts[:i])}`: {part_finding(part)}")
                 return
+        reason = self._name_finding(node.attr)  # whatever it is reached from: `t.sys` with `t` a parameter too
+        if reason:
+            self._add(node.lineno, f"uses `.{node.attr}`: {reason}")
 
     def _name(self, node: ast.Name) -> None:
         if node.id in FORBIDDEN_BUILTINS and node.id not in self.imported:

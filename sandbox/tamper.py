@@ -6,9 +6,12 @@ guard could not see.
     reason = tamper.pending_work(caller)             # CUDA, right after forward returned: work left on other streams
 
 `check` compares with the state seen at construction: the WATCHED functions of torch and the clocks, every
-callable of the WHOLE namespaces and of the reference's Model classes, and every global of the harness's modules
-(by identity); torch's process-wide module hook tables, the torch function and dispatch modes left active, the
-threads running. Each reason is a sentence the worker sends as a `rejected` verdict.
+callable of the WHOLE namespaces and of the reference's Model classes, every global of the harness's modules and
+every attribute of the classes they define, the modules, classes and functions among the problem modules' globals
+(all by identity, and each Python function's code and defaults too, which can be swapped under the same function
+object); torch's process-wide module hook tables, the torch function and dispatch modes left active, the threads
+running; and, from `watch_model` on, each reference model instance: no method shadowed on an instance, no hook
+added, the same parameters and buffers. Each reason is a sentence the worker sends as a `rejected` verdict.
 """
 from __future__ import annotations
 
@@ -68,39 +71,94 @@ def _members(space) -> dict:
     return found
 
 
-def snapshot(classes: tuple = ()) -> dict:
+def _add(snap: dict, name: str, value) -> None:
+    """`value` under `name`, and for a Python function (plain, static or class method) its code and defaults."""
+    snap.setdefault(name, value)
+    func = value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
+    if isinstance(func, types.FunctionType):
+        snap.setdefault(f"{name}.__code__", func.__code__)
+        snap.setdefault(f"{name}.__defaults__", func.__defaults__)
+        snap.setdefault(f"{name}.__kwdefaults__", func.__kwdefaults__)
+
+
+def snapshot(classes: tuple = (), modules: tuple = (), every_global: bool = False) -> dict:
     """What a candidate may not replace, by name: WATCHED, the callables of WHOLE and of `classes` (the
-    reference's own Model classes), and the harness's globals."""
-    snap = {name: _lookup(name) for name in WATCHED}
+    reference's own Model classes), the harness's globals and its classes' attributes, and the modules, classes and
+    functions among the globals of `modules` (the problem's, which the reference's code looks names up in; with
+    `every_global`, all of them, so that one replaced by an object of another kind is seen)."""
+    snap: dict = {}
+    for name in WATCHED:
+        _add(snap, name, _lookup(name))
     for space in [*(_lookup(n) for n in WHOLE), *classes]:
         if space is None:
             continue
         for attr, value in _members(space).items():
             if callable(value) or isinstance(value, (staticmethod, classmethod, property)):
-                snap.setdefault(f"{_name(space)}.{attr}", value)
+                _add(snap, f"{_name(space)}.{attr}", value)
     for mod_name in HARNESS:
         for attr, value in getattr(sys.modules.get(mod_name), "__dict__", {}).items():
-            if not attr.startswith("__"):
-                snap[f"{mod_name}.{attr}"] = value
+            if attr.startswith("__"):
+                continue
+            _add(snap, f"{mod_name}.{attr}", value)
+            if isinstance(value, type) and value.__module__ == mod_name:  # e.g. timing._WallTimer.stop
+                for member, v in vars(value).items():
+                    _add(snap, f"{mod_name}.{attr}.{member}", v)
+    for mod in modules:
+        for attr, value in vars(mod).items():
+            if not attr.startswith("__") and (every_global or isinstance(value, (types.ModuleType, type,
+                                                                                    types.FunctionType))):
+                _add(snap, f"{mod.__name__}.{attr}", value)
     return snap
+
+
+_HOOKS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks",
+          "_state_dict_hooks", "_load_state_dict_pre_hooks")
+
+
+def _model_state(model) -> dict:
+    """A reference model's instances as the baseline runs them: per submodule, its instance attributes that shadow
+    a method of its class, its hook counts, and its parameters and buffers (by identity)."""
+    state = {}
+    for path, m in model.named_modules():
+        klass = type(m)
+        state[path] = {
+            "shadowing": sorted(k for k in vars(m) if callable(getattr(klass, k, None))),
+            "hooks": [len(getattr(m, h, None) or ()) for h in _HOOKS],
+            "tensors": [id(t) for t in (*m._parameters.values(), *m._buffers.values())],
+        }
+    return state
 
 
 class Tamper:
     """The normal state, seen at construction (before the candidate is imported), and the checks against it."""
 
-    def __init__(self, torch, clock, pending_work_ms: float, classes: tuple = ()):
-        self.torch, self.clock, self.pending_work_ms, self.classes = torch, clock, pending_work_ms, tuple(classes)
+    def __init__(self, torch, clock, pending_work_ms: float, classes: tuple = (), modules: tuple = ()):
+        self.torch, self.clock, self.pending_work_ms = torch, clock, pending_work_ms
+        self.classes, self.modules = tuple(classes), tuple(modules)
         self.threads = threading.active_count()
-        self.watch, self.hooks, self.modes = snapshot(self.classes), self.global_hooks(), self.active_modes()
+        self.watch = snapshot(self.classes, self.modules)
+        self.hooks, self.modes = self.global_hooks(), self.active_modes()
+        self.models: list[tuple[str, object, dict]] = []  # (name, reference model, its state when watched)
         self.pool = None  # torch's side streams, listed on first use
+
+    def watch_model(self, name: str, model) -> None:
+        """Watch a reference model instance from now on (built after the candidate's import, so watched apart)."""
+        self.models.append((name, model, _model_state(model)))
 
     def check(self) -> str | None:
         """Why the candidate is rejected for what it changed since construction, or None."""
-        changed = [n for n, v in snapshot(self.classes).items()
-                   if self.watch.get(n, v) is not v and not self.torchs_own(n, v)]
+        now = snapshot(self.classes, self.modules, every_global=True)  # compared where watched
+        changed = [n for n, v in now.items() if self.watch.get(n, v) is not v and not self._parent_replaced(n, now)
+                   and not self.torchs_own(n, v)]
         if changed:
             return (f"the candidate replaced {', '.join(sorted(changed)[:6])} (tampering with the harness or torch "
                     "is not allowed)")
+        for name, model, before in self.models:
+            after = _model_state(model)
+            if after != before:
+                where = next((p or "the model itself" for p in after if after[p] != before.get(p)), "its modules")
+                return (f"the candidate changed the reference model {name} ({where}: a method shadowed on the "
+                        "instance, a hook added or a parameter replaced); the baseline runs it")
         hooks = self.global_hooks()
         grown = [n for n in GLOBAL_HOOKS if hooks[n] > self.hooks[n]]
         if grown:
@@ -114,6 +172,11 @@ class Tamper:
             return (f"the candidate left {threading.active_count() - self.threads} thread(s) running; do all work "
                     "in forward on the caller's thread and stream")
         return None
+
+    def _parent_replaced(self, name: str, now: dict) -> bool:
+        """A function's code or defaults, where the function itself was replaced: judged by its own entry."""
+        parent, _, leaf = name.rpartition(".")
+        return leaf in ("__code__", "__defaults__", "__kwdefaults__") and now.get(parent) is not self.watch.get(parent)
 
     def torchs_own(self, name: str, new) -> bool:
         """torch's own patches, made when torch.compile first runs: torch._disable_dynamo's wrapper around

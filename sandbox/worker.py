@@ -79,7 +79,7 @@ class Worker:
     def load(self) -> None:
         source = self.spec["source"]
         self.tamper = Tamper(self.torch, self.clock, self.spec["pending_work_ms"],
-                             classes={m.Model for m in self.modules})
+                             classes={m.Model for m in self.modules}, modules=tuple(self.modules))
         folder = tempfile.mkdtemp(prefix="agentopt-cand-")
         path = os.path.join(folder, f"candidate_{hashlib.sha256(source.encode()).hexdigest()[:12]}.py")
         with open(path, "w") as f:
@@ -109,6 +109,7 @@ class Worker:
             ref = mod.Model(*mod.get_init_inputs())
         ref = ref.to(self.device, self.dtype).eval()
         ref.load_state_dict(torch.load(self.spec["weights"][i], mmap=True, weights_only=True), strict=True)
+        self.tamper.watch_model(self.label(i), ref)  # before the candidate's constructor runs
         step = "ModelNew(*get_init_inputs())"
         try:
             with torch.device(self.device):

@@ -75,6 +75,24 @@ FORBIDDEN = [
     ("an operator override", "class T:\n    def __torch_function__(self, f, t, a=(), k=None):\n        pass\n",
      "line 2: defines `__torch_function__`"),
     ("a tensor's class swapped", "import torch\nx = torch.ones(1)\nx.__class__ = object\n", "`.__class__`"),
+    # the same things reached through objects the guard cannot trace to an import (found by red-teaming)
+    ("sys through a parameter", "import torch\ndef f(t):\n    return t.sys.modules\nf(torch)\n",
+     "line 3: uses `.sys`"),
+    ("an operator library through a parameter", "def f(t):\n    return t.library.Library('aten', 'IMPL')\n",
+     "uses `.library`: candidates may not intercept"),
+    ("a traceback", "try:\n    1 / 0\nexcept Exception as e:\n    tb = e.__traceback__\n", "`.__traceback__`"),
+    ("getattr on a local with a computed name", "def f(tb):\n    return getattr(tb, 'tb_' + 'frame')\n",
+     "calls `getattr` with a name computed at run time"),
+    ("setattr on another object with a computed name", "def f(fn, g):\n    setattr(fn, '__co' + 'de__', g)\n",
+     "calls `setattr` with a name computed at run time"),
+    ("a global setting by a literal getattr", "import torch\ngetattr(torch, 'set_num_threads')(1)\n",
+     "reaches `set_num_threads` through `getattr`"),
+    ("a global setting through a parameter", "def f(t):\n    t.set_num_threads(1)\n", "`.set_num_threads`"),
+    ("frames through attrgetter", "import operator\nget = operator.attrgetter('tb_frame.f_back')\n",
+     "reaches `tb_frame` through `attrgetter`"),
+    ("attrgetter with a computed name", "import operator\nget = operator.attrgetter('f_' + 'back')\n",
+     "calls `attrgetter` with a name computed at run time"),
+    ("a function's code", "def f(g):\n    return g.__code__\n", "`.__code__`"),
 ]
 
 
@@ -171,7 +189,24 @@ class ModelNew(nn.Module):
 '''
 
 
-@pytest.mark.parametrize("source", [HONEST_TRITON, HONEST_CUPY, HONEST_STREAM], ids=["triton", "cupy", "stream"])
+HONEST_SETATTR = '''
+import torch
+import torch.nn as nn
+
+
+class ModelNew(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        for i in range(n):
+            setattr(self, f"w{i}", nn.Parameter(torch.ones(4)))  # its own attributes, named at run time
+
+    def forward(self, x):
+        return x * getattr(self, "w0")
+'''
+
+
+@pytest.mark.parametrize("source", [HONEST_TRITON, HONEST_CUPY, HONEST_STREAM, HONEST_SETATTR],
+                         ids=["triton", "cupy", "stream", "setattr-on-self"])
 def test_guard_lets_honest_candidates_through(source):
     assert check_source(source) == []
 

@@ -85,6 +85,18 @@ CASES = [
     Case("slow_torch_function.py", SOFTMAX, "rejected", "replaced torch.softmax", static_guard=False),
     Case("lazy_function_mode.py", SOFTMAX, "rejected", "torch.overrides"),
     Case("lazy_function_mode.py", SOFTMAX, "rejected", "function/dispatch mode", static_guard=False),
+    # found by red-teaming: objects reached through parameters, tracebacks, class attributes, code objects
+    Case("torch_sys_timer_class.py", RMS, "rejected", "uses `.sys`"),
+    Case("torch_sys_timer_class.py", RMS, "rejected", "timing._WallTimer.stop", static_guard=False),
+    Case("code_swap_when_timed.py", RMS, "rejected", "uses `.sys`"),
+    Case("code_swap_when_timed.py", RMS, "rejected", "replaced agentopt.sandbox.timing.", static_guard=False),
+    Case("problem_globals_proxy.py", RMS, "rejected", "uses `.sys`"),
+    Case("problem_globals_proxy.py", RMS, "rejected", "replaced agentopt_problem_", static_guard=False),
+    Case("dispatcher_slow_rsqrt.py", RMS, "rejected", "uses `.library`"),
+    Case("traceback_frames_timer.py", RMS, "rejected", "uses `.__traceback__`"),
+    Case("traceback_ref_instance.py", RMS, "rejected", "uses `.__traceback__`"),
+    Case("traceback_ref_instance.py", RMS, "rejected", "changed the reference model", static_guard=False),
+    Case("traceback_skip_unchecked.py", RMS, "rejected", "uses `.__traceback__`"),
     # hangs, crashes, exits
     Case("infinite_loop.py", SOFTMAX, "timeout", "time limit", limits=HANG),
     Case("segfault.py", SOFTMAX, "rejected", "imports `faulthandler`"),
