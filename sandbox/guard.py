@@ -43,8 +43,9 @@ FORBIDDEN_MODULES: dict[str, str] = {
 # (modes entered at import, global module hooks, operator libraries): a candidate could answer lazily or slow
 # the baseline through them.
 _INTERCEPT = "candidates may not intercept torch's operators or modules process-wide"
-INTERCEPT_PARTS = frozenset({"overrides", "_python_dispatch", "library", "_C", "TorchFunctionMode",
-                             "TorchDispatchMode", "__torch_function__", "__torch_dispatch__"})
+INTERCEPT_PARTS = frozenset({"overrides", "_python_dispatch", "library", "_library", "_C", "TorchFunctionMode",
+                             "TorchDispatchMode", "__torch_function__", "__torch_dispatch__", "_dispatch", "_ops",
+                             "py_impl", "py_kernels", "DispatchKey", "_subclasses", "_higher_order_ops"})
 INTERCEPT_PREFIXES = ("register_module_", "_global_")
 
 # Attributes that lead to frames, globals or the interpreter, wherever they appear (also inside strings).
@@ -56,6 +57,10 @@ INTERNAL_ATTRS = frozenset({
     # exceptions, generators and functions lead there too
     "__traceback__", "tb_next", "f_code", "f_trace", "ag_frame", "gi_code", "cr_code", "ag_code", "__func__",
     "__self__", "__wrapped__", "__defaults__", "__kwdefaults__",
+    # helpers that evaluate strings as code (typing's annotation evaluation)
+    "__annotations__", "get_type_hints", "ForwardRef", "_eval_type", "evaluate_forward_ref",
+    # getattr under another name
+    "attrgetter", "methodcaller",
 })
 # The same names looked for inside string constants (getattr tricks); __class__/__dict__ are too common there.
 INTERNAL_STRINGS = INTERNAL_ATTRS - {"__dict__", "__class__"}
@@ -85,8 +90,8 @@ FORBIDDEN_CALLS: dict[str, str] = {
 # The names of FORBIDDEN_CALLS distinct enough to refuse on any object (`t.set_num_threads` with `t` a parameter bound
 # to torch); load/save/hub are too common.
 FORBIDDEN_CALL_NAMES = frozenset(c.rsplit(".", 1)[1] for c in FORBIDDEN_CALLS) - {"load", "save", "hub"}
-# Callables that reach an attribute by a name given as a value, as getattr does.
-NAME_GETTERS = frozenset({"getattr", "setattr", "delattr", "attrgetter", "methodcaller"})
+# Builtins that reach an attribute by a name given as a value: only ever called directly, with a literal name.
+NAME_GETTERS = frozenset({"getattr", "setattr", "delattr"})
 
 STREAM_MAKERS = frozenset({"Stream", "stream", "ExternalStream", "set_stream"})
 STREAM_SYNCS = frozenset({"wait_stream", "synchronize", "wait_event"})
@@ -131,6 +136,7 @@ class _Guard:
         self.imported: dict[str, str] = {}  # local name -> the dotted module path or object it is bound to
         self.docstrings = {id(node.value) for node in ast.walk(tree)
                            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)}
+        self.called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
 
     def findings(self) -> list[str]:
         for node in ast.walk(self.tree):
@@ -251,31 +257,24 @@ class _Guard:
         """getattr and its kin on any object: the name must be written in the source, and be one a candidate may
         reach (a parameter or local bound to torch, a module or the harness's objects is as good as the import)."""
         func = node.func
-        kind = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+        kind = func.id if isinstance(func, ast.Name) else None
         if kind not in NAME_GETTERS or not node.args:
             return
-        if kind in ("attrgetter", "methodcaller"):
-            names = node.args if kind == "attrgetter" else node.args[:1]
-            obj = None
-        else:
-            names, obj = node.args[1:2], node.args[0]
-            target = self._root(obj)
-            if kind != "getattr" and target is not None:
-                self._add(node.lineno, f"calls `{kind}` on `{target}`: candidates may not patch torch, triton, "
-                                       "timers, imported modules or the harness")
-                return
-        for name in names:
-            literal = name.value if isinstance(name, ast.Constant) and isinstance(name.value, str) else None
-            if literal is None:
-                if kind in ("setattr", "delattr") and isinstance(obj, ast.Name) and obj.id == "self":
-                    continue  # the candidate's own module's attributes
+        obj, name = node.args[0], node.args[1] if len(node.args) > 1 else None
+        target = self._root(obj)
+        if kind != "getattr" and target is not None:
+            self._add(node.lineno, f"calls `{kind}` on `{target}`: candidates may not patch torch, triton, "
+                                   "timers, imported modules or the harness")
+            return
+        literal = name.value if isinstance(name, ast.Constant) and isinstance(name.value, str) else None
+        if literal is None:
+            if not (kind != "getattr" and isinstance(obj, ast.Name) and obj.id == "self"):  # its own attributes
                 self._add(node.lineno, f"calls `{kind}` with a name computed at run time: name the attribute in "
                                        "the source")
-                continue
-            for part in literal.split("."):
-                reason = self._name_finding(part)
-                if reason:
-                    self._add(node.lineno, f"reaches `{part}` through `{kind}`: {reason}")
+            return
+        reason = self._name_finding(literal)
+        if reason:
+            self._add(node.lineno, f"reaches `{literal}` through `{kind}`: {reason}")
 
     @staticmethod
     def _name_finding(attr: str) -> str | None:
@@ -301,7 +300,10 @@ class _Guard:
             self._add(node.lineno, f"uses `.{node.attr}`: {reason}")
 
     def _name(self, node: ast.Name) -> None:
-        if node.id in FORBIDDEN_BUILTINS and node.id not in self.imported:
+        if node.id in NAME_GETTERS and id(node) not in self.called and node.id not in self.imported:
+            self._add(node.lineno, f"passes `{node.id}` around: call it directly, with the attribute's name written "
+                                   "in the source")
+        elif node.id in FORBIDDEN_BUILTINS and node.id not in self.imported:
             self._add(node.lineno, f"uses `{node.id}`: {FORBIDDEN_BUILTINS[node.id]}")
         elif node.id in INTERNAL_ATTRS:
             self._add(node.lineno, f"uses `{node.id}`: {_INTERNALS}")

@@ -9,8 +9,8 @@ guard could not see.
 callable of the WHOLE namespaces and of the reference's Model classes, every global of the harness's modules and
 every attribute of the classes they define, the modules, classes and functions among the problem modules' globals
 (all by identity, and each Python function's code and defaults too, which can be swapped under the same function
-object); torch's process-wide module hook tables, the torch function and dispatch modes left active, the threads
-running; and, from `watch_model` on, each reference model instance: no method shadowed on an instance, no hook
+object); torch's process-wide module hook tables, the torch function and dispatch modes left active, the
+thread's dispatch keys (also between calls, `note_dispatch`), the threads running; and, from `watch_model` on, each reference model instance: no method shadowed on an instance, no hook
 added, the same parameters and buffers. Each reason is a sentence the worker sends as a `rejected` verdict.
 """
 from __future__ import annotations
@@ -138,6 +138,8 @@ class Tamper:
         self.threads = threading.active_count()
         self.watch = snapshot(self.classes, self.modules)
         self.hooks, self.modes = self.global_hooks(), self.active_modes()
+        self.dispatch = self.dispatch_keys()
+        self.dispatch_left: str | None = None  # dispatch keys a candidate call left turned on or off (note_dispatch)
         self.models: list[tuple[str, object, dict]] = []  # (name, reference model, its state when watched)
         self.pool = None  # torch's side streams, listed on first use
 
@@ -164,6 +166,11 @@ class Tamper:
         if grown:
             return (f"the candidate registered global module hooks ({', '.join(grown)}); they reach the baseline "
                     "timed beside it")
+        if self.dispatch_left is None and self.dispatch_keys() != self.dispatch:
+            self.dispatch_left = self.dispatch_keys()
+        if self.dispatch_left is not None:
+            return (f"the candidate changed this thread's dispatch keys ({self.dispatch_left} against "
+                    f"{self.dispatch}, e.g. the Python dispatcher turned on): they reach the baseline timed beside it")
         modes = self.active_modes()
         if modes > self.modes:
             return (f"the candidate left {modes - self.modes} torch function/dispatch mode(s) active; they "
@@ -198,6 +205,17 @@ class Tamper:
         consts = getattr(getattr(tagging, "__code__", None), "co_consts", ())
         found += [c for c in consts if isinstance(c, types.CodeType)]
         return found
+
+    def dispatch_keys(self) -> str:
+        """The thread's local dispatch key sets (included, excluded), which the Python dispatcher and its kin set."""
+        c = self.torch._C
+        return f"{c._dispatch_tls_local_include_set()} / {c._dispatch_tls_local_exclude_set()}"
+
+    def note_dispatch(self) -> None:
+        """Between two calls (before the candidate's next one): keys a candidate call left changed are kept for
+        `check`, even where its next call would restore them before the step ends."""
+        if self.dispatch_left is None and self.dispatch_keys() != self.dispatch:
+            self.dispatch_left = self.dispatch_keys()
 
     def global_hooks(self) -> dict[str, int]:
         table = self.torch.nn.modules.module

@@ -53,10 +53,11 @@ def poison_output(t) -> None:
 
 
 def _rel_diff(out, base):
-    """||out - base|| / ||base|| as a 0-d tensor on the device (inf when out is not a tensor of base's shape)."""
+    """||out - base|| / ||base|| as a 0-d tensor on the device (inf when out is not a plain tensor of base's shape:
+    a subclass's own methods would do the comparing)."""
     import torch
 
-    if not isinstance(out, torch.Tensor) or out.shape != base.shape:
+    if type(out) is not torch.Tensor or out.shape != base.shape:
         return torch.tensor(float("inf"), device=base.device)
     b = base.double()
     return (out.double() - b).norm() / b.norm().clamp_min(1e-30)

@@ -187,6 +187,7 @@ class Worker:
                 with torch.no_grad():
                     out = self.news[group_key(self.modules[i])](*inputs)
                 reason = self.tamper.pending_work(caller) if probing else None
+                self.tamper.note_dispatch()
                 self.sync()
                 if reason is None:
                     break
@@ -307,7 +308,8 @@ class Worker:
 
         session = timing.Session(candidate=lambda xs: run(self.news[key], xs),
                                  baseline=lambda xs: run(self.refs[key], xs),
-                                 poison=lambda: self.poison(i), live=live, refill=refill, fresh=fresh,
+                                 poison=lambda: (self.tamper.note_dispatch(), self.poison(i)), live=live,
+                                 refill=refill, fresh=fresh,
                                  checked=msg["checked_at"], batch_bytes=int(self.spec["timing"]["wallclock_mb"]) << 20)
         self.tick("inputs", t0)
         try:

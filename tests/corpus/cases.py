@@ -97,6 +97,13 @@ CASES = [
     Case("traceback_ref_instance.py", RMS, "rejected", "uses `.__traceback__`"),
     Case("traceback_ref_instance.py", RMS, "rejected", "changed the reference model", static_guard=False),
     Case("traceback_skip_unchecked.py", RMS, "rejected", "uses `.__traceback__`"),
+    Case("getattr_alias_frames.py", RMS, "rejected", "passes `getattr` around"),
+    Case("typing_hints_eval.py", RMS, "rejected", "`.get_type_hints`"),
+    Case("python_dispatcher_toggle.py", RMS, "rejected", "torch._dispatch"),
+    Case("python_dispatcher_toggle.py", RMS, "rejected", "dispatch keys", static_guard=False),
+    Case("lazy_output_pykernel.py", RMS, "rejected", "torch._ops"),
+    Case("lazy_output_pykernel.py", RMS, "rejected", "dispatch keys", static_guard=False),
+    Case("subclass_when_unchecked.py", RMS, "incorrect", "timed call"),
     # hangs, crashes, exits
     Case("infinite_loop.py", SOFTMAX, "timeout", "time limit", limits=HANG),
     Case("segfault.py", SOFTMAX, "rejected", "imports `faulthandler`"),
