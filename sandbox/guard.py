@@ -35,6 +35,8 @@ FORBIDDEN_MODULES: dict[str, str] = {
     **dict.fromkeys(("sys", "inspect", "gc", "ctypes", "builtins", "importlib", "faulthandler", "traceback",
                      "types", "code", "codeop", "runpy", "atexit", "weakref"), _INTERNALS),
     **dict.fromkeys(("time", "timeit", "datetime"), _CLOCKS),
+    "pkgutil": _INTERNALS,
+    "profiler": "candidates may not profile: a profiler instruments every operator in the process, the baseline's too",
     "agentopt": "candidates may not reach into the harness",
     "cpp_extension": "it compiles through files and subprocesses; write CUDA C with cupy.RawKernel/RawModule",
 }
@@ -59,9 +61,13 @@ INTERNAL_ATTRS = frozenset({
     "__self__", "__wrapped__", "__defaults__", "__kwdefaults__",
     # helpers that evaluate strings as code (typing's annotation evaluation)
     "__annotations__", "get_type_hints", "ForwardRef", "_eval_type", "evaluate_forward_ref",
-    # getattr under another name
-    "attrgetter", "methodcaller",
+    # getattr under another name; modules by a name given as a string
+    "attrgetter", "methodcaller", "resolve_name", "import_module", "_import_dotted_name",
 })
+# Dunders a candidate may name on other objects than its own module (`super().__init__()`).
+PUBLIC_DUNDERS = frozenset({"__init__", "__name__", "__qualname__", "__doc__", "__version__"})
+_PRIVATE = ("candidates may use only the public API of torch, triton and CuPy (private names lead to their "
+            "internals: frame hooks, profilers, importers)")
 # The same names looked for inside string constants (getattr tricks); __class__/__dict__ are too common there.
 INTERNAL_STRINGS = INTERNAL_ATTRS - {"__dict__", "__class__"}
 
@@ -98,6 +104,19 @@ STREAM_SYNCS = frozenset({"wait_stream", "synchronize", "wait_event"})
 # `ExternalStream(torch.cuda.current_stream().cuda_stream)` wraps the caller's own stream (how CuPy kernels launch
 # in order with torch's work): no new stream, nothing to join.
 CURRENT_STREAM = "torch.cuda.current_stream"
+
+
+def _base(node: ast.expr) -> ast.expr:
+    """The object at the root of an attribute or subscript chain (`self` in `self.w[0].data`)."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node
+
+
+def _own(node: ast.expr) -> bool:
+    """The candidate's own module or class: `self` or `cls` (or something reached from them)."""
+    base = _base(node)
+    return isinstance(base, ast.Name) and base.id in ("self", "cls")
 
 
 def check_source(source: str) -> list[str]:
@@ -200,7 +219,8 @@ class _Guard:
                 self._add(node.lineno, f"imports * from `{module}`: name what the candidate uses")
                 continue
             full = f"{module}.{alias.name}"
-            reason = part_finding(alias.name) or (_INTERNALS if alias.name in INTERNAL_ATTRS else None)
+            reason = (part_finding(alias.name) or (_INTERNALS if alias.name in INTERNAL_ATTRS else None)
+                      or (_PRIVATE if alias.name.startswith("_") and alias.name not in PUBLIC_DUNDERS else None))
             if module_finding(module) is None and reason:
                 self._add(node.lineno, f"imports `{full}`: {reason}")
             if full in FORBIDDEN_CALLS:
@@ -252,6 +272,9 @@ class _Guard:
                 if dotted:
                     self._add(node.lineno, f"changes `{dotted}`: candidates may not patch torch, triton, "
                                            "timers, imported modules or the harness")
+                elif isinstance(element, ast.Attribute) and not _own(_base(element)):
+                    self._add(node.lineno, f"sets `{ast.unparse(element)}`: a candidate sets attributes only on "
+                                           "its own module (`self`), never on objects it is handed or reaches")
 
     def _call(self, node: ast.Call) -> None:
         """getattr and its kin on any object: the name must be written in the source, and be one a candidate may
@@ -266,10 +289,14 @@ class _Guard:
             self._add(node.lineno, f"calls `{kind}` on `{target}`: candidates may not patch torch, triton, "
                                    "timers, imported modules or the harness")
             return
+        if kind != "getattr" and not _own(obj):
+            self._add(node.lineno, f"calls `{kind}` on another object than its own module (`self`): a candidate "
+                                   "sets attributes only on itself")
+            return
         literal = name.value if isinstance(name, ast.Constant) and isinstance(name.value, str) else None
         if literal is None:
-            if not (kind != "getattr" and isinstance(obj, ast.Name) and obj.id == "self"):  # its own attributes
-                self._add(node.lineno, f"calls `{kind}` with a name computed at run time: name the attribute in "
+            if kind == "getattr":  # setattr/delattr on self with a computed name: its own attributes
+                self._add(node.lineno, "calls `getattr` with a name computed at run time: name the attribute in "
                                        "the source")
             return
         reason = self._name_finding(literal)
@@ -298,6 +325,9 @@ class _Guard:
         reason = self._name_finding(node.attr)  # whatever it is reached from: `t.sys` with `t` a parameter too
         if reason:
             self._add(node.lineno, f"uses `.{node.attr}`: {reason}")
+        elif node.attr.startswith("_") and node.attr not in PUBLIC_DUNDERS and not (
+                isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):  # `self._x`, not `self.t._x`
+            self._add(node.lineno, f"uses the private `.{node.attr}`: {_PRIVATE}")
 
     def _name(self, node: ast.Name) -> None:
         if node.id in NAME_GETTERS and id(node) not in self.called and node.id not in self.imported:

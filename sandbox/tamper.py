@@ -10,7 +10,8 @@ callable of the WHOLE namespaces and of the reference's Model classes, every glo
 every attribute of the classes they define, the modules, classes and functions among the problem modules' globals
 (all by identity, and each Python function's code and defaults too, which can be swapped under the same function
 object); torch's process-wide module hook tables, the torch function and dispatch modes left active, the
-thread's dispatch keys (also between calls, `note_dispatch`), the threads running; and, from `watch_model` on, each reference model instance: no method shadowed on an instance, no hook
+thread's dispatch keys, profiler, frame hook and trace functions (also between calls, `note_between_calls`), the
+threads running; and, from `watch_model` on, each reference model instance: no method shadowed on an instance, no hook
 added, the same parameters and buffers. Each reason is a sentence the worker sends as a `rejected` verdict.
 """
 from __future__ import annotations
@@ -138,8 +139,8 @@ class Tamper:
         self.threads = threading.active_count()
         self.watch = snapshot(self.classes, self.modules)
         self.hooks, self.modes = self.global_hooks(), self.active_modes()
-        self.dispatch = self.dispatch_keys()
-        self.dispatch_left: str | None = None  # dispatch keys a candidate call left turned on or off (note_dispatch)
+        self.state = self.thread_state()
+        self.state_left: dict | None = None  # what a candidate call left changed of it (note_between_calls)
         self.models: list[tuple[str, object, dict]] = []  # (name, reference model, its state when watched)
         self.pool = None  # torch's side streams, listed on first use
 
@@ -166,11 +167,11 @@ class Tamper:
         if grown:
             return (f"the candidate registered global module hooks ({', '.join(grown)}); they reach the baseline "
                     "timed beside it")
-        if self.dispatch_left is None and self.dispatch_keys() != self.dispatch:
-            self.dispatch_left = self.dispatch_keys()
-        if self.dispatch_left is not None:
-            return (f"the candidate changed this thread's dispatch keys ({self.dispatch_left} against "
-                    f"{self.dispatch}, e.g. the Python dispatcher turned on): they reach the baseline timed beside it")
+        self.note_between_calls()
+        if self.state_left is not None:
+            what = "; ".join(f"{k}: {v} (was {self.state[k]})" for k, v in self.state_left.items())
+            return (f"the candidate left process-wide settings or instrumentation changed ({what}): they reach the "
+                    "baseline timed beside it")
         modes = self.active_modes()
         if modes > self.modes:
             return (f"the candidate left {modes - self.modes} torch function/dispatch mode(s) active; they "
@@ -206,16 +207,32 @@ class Tamper:
         found += [c for c in consts if isinstance(c, types.CodeType)]
         return found
 
-    def dispatch_keys(self) -> str:
-        """The thread's local dispatch key sets (included, excluded), which the Python dispatcher and its kin set."""
-        c = self.torch._C
-        return f"{c._dispatch_tls_local_include_set()} / {c._dispatch_tls_local_exclude_set()}"
+    def thread_state(self) -> dict:
+        """What instruments or steers every operator or function call of this process, the baseline's too: the
+        dispatch key sets (the Python dispatcher and its kin), the autograd profiler, dynamo's frame hook, Python's
+        profile and trace functions, torch's thread counts and backend flags."""
+        torch, c = self.torch, self.torch._C
+        frame_hook = getattr(getattr(getattr(c, "_dynamo", None), "eval_frame", None), "get_eval_frame_callback", None)
+        b = torch.backends
+        return {"dispatch keys": f"{c._dispatch_tls_local_include_set()} / {c._dispatch_tls_local_exclude_set()}",
+                "profiler": bool(torch.autograd._profiler_enabled()),
+                "frame hook": repr(frame_hook()) if frame_hook else None,
+                "profile function": repr(sys.getprofile()), "trace function": repr(sys.gettrace()),
+                # torch's global settings, which the baseline shares (set through a handed or stored module object)
+                "threads": (torch.get_num_threads(), torch.get_num_interop_threads()),
+                "cudnn": (b.cudnn.enabled, b.cudnn.benchmark, b.cudnn.deterministic, b.cudnn.allow_tf32),
+                "matmul": (b.cuda.matmul.allow_tf32, b.cuda.matmul.allow_bf16_reduced_precision_reduction,
+                           b.cuda.matmul.allow_fp16_reduced_precision_reduction, torch.get_float32_matmul_precision()),
+                "mkldnn": b.mkldnn.enabled, "deterministic": torch.are_deterministic_algorithms_enabled(),
+                "default dtype": str(torch.get_default_dtype())}
 
-    def note_dispatch(self) -> None:
-        """Between two calls (before the candidate's next one): keys a candidate call left changed are kept for
-        `check`, even where its next call would restore them before the step ends."""
-        if self.dispatch_left is None and self.dispatch_keys() != self.dispatch:
-            self.dispatch_left = self.dispatch_keys()
+    def note_between_calls(self) -> None:
+        """Between two calls (before the candidate's next one): what a candidate call left changed is kept for
+        `check`, even where its next call would restore it before the step ends."""
+        if self.state_left is None:
+            now = self.thread_state()
+            changed = {k: v for k, v in now.items() if v != self.state[k]}
+            self.state_left = changed or None
 
     def global_hooks(self) -> dict[str, int]:
         table = self.torch.nn.modules.module

@@ -187,7 +187,7 @@ class Worker:
                 with torch.no_grad():
                     out = self.news[group_key(self.modules[i])](*inputs)
                 reason = self.tamper.pending_work(caller) if probing else None
-                self.tamper.note_dispatch()
+                self.tamper.note_between_calls()
                 self.sync()
                 if reason is None:
                     break
@@ -308,7 +308,7 @@ class Worker:
 
         session = timing.Session(candidate=lambda xs: run(self.news[key], xs),
                                  baseline=lambda xs: run(self.refs[key], xs),
-                                 poison=lambda: (self.tamper.note_dispatch(), self.poison(i)), live=live,
+                                 poison=lambda: (self.tamper.note_between_calls(), self.poison(i)), live=live,
                                  refill=refill, fresh=fresh,
                                  checked=msg["checked_at"], batch_bytes=int(self.spec["timing"]["wallclock_mb"]) << 20)
         self.tick("inputs", t0)

@@ -1,7 +1,7 @@
 """Wrong in the timed calls the judge does not check: those inputs are the timing seed's times positive factors (the
 same sign pattern), so the candidate recognises them and returns an uncomputed tensor subclass whose double()
-compares equal to anything. Guard: nothing to see. Runtime: `incorrect`, a timed output must be a plain tensor to be
-compared."""
+compares equal to anything. Guard: `rejected` (private `._make_subclass`). Runtime (guard off): `incorrect`, a timed
+output must be a plain tensor to be compared."""
 import torch
 import torch.nn as nn
 
