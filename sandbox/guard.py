@@ -36,6 +36,8 @@ FORBIDDEN_MODULES: dict[str, str] = {
                      "types", "code", "codeop", "runpy", "atexit", "weakref"), _INTERNALS),
     **dict.fromkeys(("time", "timeit", "datetime"), _CLOCKS),
     "pkgutil": _INTERNALS,
+    "fx": "candidates may not generate and run code at run time (torch.fx writes Python from a graph)",
+    **dict.fromkeys(("fork", "futures"), _THREADS),
     "profiler": "candidates may not profile: a profiler instruments every operator in the process, the baseline's too",
     "agentopt": "candidates may not reach into the harness",
     "cpp_extension": "it compiles through files and subprocesses; write CUDA C with cupy.RawKernel/RawModule",
@@ -62,7 +64,7 @@ INTERNAL_ATTRS = frozenset({
     # helpers that evaluate strings as code (typing's annotation evaluation)
     "__annotations__", "get_type_hints", "ForwardRef", "_eval_type", "evaluate_forward_ref",
     # getattr under another name; modules by a name given as a string
-    "attrgetter", "methodcaller", "resolve_name", "import_module", "_import_dotted_name",
+    "attrgetter", "methodcaller", "resolve_name", "import_module", "_import_dotted_name", "fetch_attr",
 })
 # Dunders a candidate may name on other objects than its own module (`super().__init__()`).
 PUBLIC_DUNDERS = frozenset({"__init__", "__name__", "__qualname__", "__doc__", "__version__"})
@@ -113,12 +115,6 @@ def _base(node: ast.expr) -> ast.expr:
     return node
 
 
-def _own(node: ast.expr) -> bool:
-    """The candidate's own module or class: `self` or `cls` (or something reached from them)."""
-    base = _base(node)
-    return isinstance(base, ast.Name) and base.id in ("self", "cls")
-
-
 def check_source(source: str) -> list[str]:
     """The guard's findings on a candidate's source, one sentence each, in line order; [] when it is clean."""
     try:
@@ -156,6 +152,9 @@ class _Guard:
         self.docstrings = {id(node.value) for node in ast.walk(tree)
                            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)}
         self.called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+        self.parent = {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+        self.methods = {node.name: {f.name for f in node.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
+                        for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}  # the candidate's classes
 
     def findings(self) -> list[str]:
         for node in ast.walk(self.tree):
@@ -197,6 +196,28 @@ class _Guard:
         handle = handles[0] if handles else None
         return (isinstance(handle, ast.Attribute) and handle.attr == "cuda_stream"
                 and isinstance(handle.value, ast.Call) and self._dotted(handle.value.func) == CURRENT_STREAM)
+
+    def _own(self, node: ast.expr) -> bool:
+        """Whether `node` (or the root of its attribute chain) is the candidate's own instance or class: the first
+        parameter of a method of one of its classes, not merely a name `self` (a helper `def f(self): ...` is
+        handed whatever its caller likes)."""
+        base = _base(node)
+        if not isinstance(base, ast.Name):
+            return False
+        scope = self.parent.get(id(base))
+        while scope is not None:
+            if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                args = scope.args
+                names = [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
+                names += [a.arg for a in (args.vararg, args.kwarg) if a is not None]
+                if base.id in names:
+                    positional = [a.arg for a in (*args.posonlyargs, *args.args)]
+                    static = any(isinstance(d, ast.Name) and d.id == "staticmethod"
+                                 for d in getattr(scope, "decorator_list", []))
+                    return (isinstance(self.parent.get(id(scope)), ast.ClassDef) and not static
+                            and positional[:1] == [base.id])
+            scope = self.parent.get(id(scope))
+        return False
 
     def _add(self, line: int, text: str) -> None:
         self.out.append((line, text))
@@ -272,7 +293,7 @@ class _Guard:
                 if dotted:
                     self._add(node.lineno, f"changes `{dotted}`: candidates may not patch torch, triton, "
                                            "timers, imported modules or the harness")
-                elif isinstance(element, ast.Attribute) and not _own(_base(element)):
+                elif isinstance(element, ast.Attribute) and not self._own(element):
                     self._add(node.lineno, f"sets `{ast.unparse(element)}`: a candidate sets attributes only on "
                                            "its own module (`self`), never on objects it is handed or reaches")
 
@@ -289,7 +310,7 @@ class _Guard:
             self._add(node.lineno, f"calls `{kind}` on `{target}`: candidates may not patch torch, triton, "
                                    "timers, imported modules or the harness")
             return
-        if kind != "getattr" and not _own(obj):
+        if kind != "getattr" and not self._own(obj):
             self._add(node.lineno, f"calls `{kind}` on another object than its own module (`self`): a candidate "
                                    "sets attributes only on itself")
             return
@@ -302,6 +323,20 @@ class _Guard:
         reason = self._name_finding(literal)
         if reason:
             self._add(node.lineno, f"reaches `{literal}` through `{kind}`: {reason}")
+        elif isinstance(obj, ast.Name) and literal in self.methods.get(obj.id, ()):
+            self._add(node.lineno, f"takes the method `{obj.id}.{literal}` off its class: call methods on an "
+                                   "instance (a method handed another object acts on that object)")
+
+    def _unbound(self, node: ast.Attribute) -> bool:
+        """`Cls.method` of a candidate's class (but `Base.method(self, ...)` on its own instance), or anything
+        taken off `type(...)` or `super(...)` with arguments."""
+        value = node.value
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in ("type", "super"):
+            return bool(value.args) and node.attr not in PUBLIC_DUNDERS
+        if not (isinstance(value, ast.Name) and node.attr in self.methods.get(value.id, ())):
+            return False
+        call = self.parent.get(id(node))
+        return not (isinstance(call, ast.Call) and call.func is node and call.args and self._own(call.args[0]))
 
     @staticmethod
     def _name_finding(attr: str) -> str | None:
@@ -322,14 +357,19 @@ class _Guard:
             if part_finding(part):
                 self._add(node.lineno, f"reaches `{part}` through `{'.'.join(parts[:i])}`: {part_finding(part)}")
                 return
+        if self._unbound(node):
+            self._add(node.lineno, f"takes the method `{ast.unparse(node)}` off its class: call methods on an "
+                                   "instance (a method handed another object acts on that object)")
         reason = self._name_finding(node.attr)  # whatever it is reached from: `t.sys` with `t` a parameter too
         if reason:
             self._add(node.lineno, f"uses `.{node.attr}`: {reason}")
         elif node.attr.startswith("_") and node.attr not in PUBLIC_DUNDERS and not (
-                isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):  # `self._x`, not `self.t._x`
+                isinstance(node.value, ast.Name) and self._own(node.value)):  # `self._x`, not `self.t._x`
             self._add(node.lineno, f"uses the private `.{node.attr}`: {_PRIVATE}")
 
     def _name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, (ast.Store, ast.Del)) and node.id in ("self", "cls"):
+            self._add(node.lineno, f"rebinds `{node.id}`: it stands for the candidate's own instance or class")
         if node.id in NAME_GETTERS and id(node) not in self.called and node.id not in self.imported:
             self._add(node.lineno, f"passes `{node.id}` around: call it directly, with the attribute's name written "
                                    "in the source")

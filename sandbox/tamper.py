@@ -5,14 +5,15 @@ guard could not see.
     reason = tamper.check()                          # after every step: None, or why the candidate is rejected
     reason = tamper.pending_work(caller)             # CUDA, right after forward returned: work left on other streams
 
-`check` compares with the state seen at construction: the WATCHED functions of torch and the clocks, every
-callable of the WHOLE namespaces and of the reference's Model classes, every global of the harness's modules and
-every attribute of the classes they define, the modules, classes and functions among the problem modules' globals
-(all by identity, and each Python function's code and defaults too, which can be swapped under the same function
-object); torch's process-wide module hook tables, the torch function and dispatch modes left active, the
-thread's dispatch keys, profiler, frame hook and trace functions (also between calls, `note_between_calls`), the
-threads running; and, from `watch_model` on, each reference model instance: no method shadowed on an instance, no hook
-added, the same parameters and buffers. Each reason is a sentence the worker sends as a `rejected` verdict.
+`check` compares with the state seen at construction: the WATCHED functions of torch and the clocks, every callable
+of the WHOLE namespaces and of the reference's Model classes, every global of the harness's modules and every
+attribute of the classes they define, every global of torch.nn.modules.module (its hook tables), the modules,
+classes and functions among the problem modules' globals (all by identity, and each Python function's code and
+defaults too, which can be swapped under the same function object); torch's process-wide module hook tables, the
+torch function and dispatch modes left active, the thread's dispatch keys, profiler, frame hook and trace functions
+(also between calls, `note_between_calls`), the threads running; and, from `watch_model` on, each reference model
+instance: no method shadowed on an instance, no hook added, the same parameters and buffers. Each reason is a
+sentence the worker sends as a `rejected` verdict.
 """
 from __future__ import annotations
 
@@ -39,6 +40,9 @@ WHOLE = ("torch", "torch.nn.functional", "torch._C._nn", "torch._C._VariableFunc
          "torch.Tensor", "torch._C.TensorBase", "torch.nn.Module", "torch.nn.Linear", "torch.nn.Embedding",
          "torch.nn.LayerNorm", "torch.nn.RMSNorm", "torch.nn.Conv2d", "torch.nn.modules.conv._ConvNd",
          "torch.nn.modules.activation")
+# Modules of torch whose every global is watched by identity besides (the hook tables below live there: one swapped
+# for a look-alike that counts 0 but still runs its hooks reaches the baseline).
+TORCH_GLOBALS = ("torch.nn.modules.module",)
 # torch.nn.modules.module's process-wide hook tables: any entry reaches the baseline too.
 GLOBAL_HOOKS = ("_global_forward_pre_hooks", "_global_forward_hooks", "_global_backward_pre_hooks",
                 "_global_backward_hooks", "_global_module_registration_hooks",
@@ -96,6 +100,10 @@ def snapshot(classes: tuple = (), modules: tuple = (), every_global: bool = Fals
         for attr, value in _members(space).items():
             if callable(value) or isinstance(value, (staticmethod, classmethod, property)):
                 _add(snap, f"{_name(space)}.{attr}", value)
+    for mod_name in TORCH_GLOBALS:
+        for attr, value in getattr(sys.modules.get(mod_name), "__dict__", {}).items():
+            if not attr.startswith("__"):
+                snap.setdefault(f"{mod_name}.{attr}", value)
     for mod_name in HARNESS:
         for attr, value in getattr(sys.modules.get(mod_name), "__dict__", {}).items():
             if attr.startswith("__"):

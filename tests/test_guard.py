@@ -95,6 +95,14 @@ FORBIDDEN = [
      "`._import_dotted_name`"),
     ("a private name imported", "from torch import _utils\n", "imports `torch._utils`"),
     ("the profiler", "import torch\np = torch.profiler.profile()\n", "candidates may not profile"),
+    ("a helper whose parameter is named self", "def put(self, v):\n    self.t0 = v\n",
+     "sets `self.t0`: a candidate sets attributes only on its own module"),
+    ("a method taken off its class", "class H:\n    def put(self, v):\n        self.t0 = v\n\nH.put(object(), 1)\n",
+     "takes the method `H.put` off its class"),
+    ("self rebound", "class H:\n    def f(self, t):\n        self = t\n        self.x = 1\n", "rebinds `self`"),
+    ("methods through type()", "def f(h, t):\n    type(h).put(t, 1)\n", "takes the method `type(h).put`"),
+    ("torch.fx", "import torch\ng = torch.fx.Graph()\n", "torch.fx writes Python"),
+    ("a forked TorchScript task", "import torch\nfut = torch.jit.fork(print, 1)\n", "start threads"),
     ("a global setting by a literal getattr", "import torch\ngetattr(torch, 'set_num_threads')(1)\n",
      "reaches `set_num_threads` through `getattr`"),
     ("a global setting through a parameter", "def f(t):\n    t.set_num_threads(1)\n", "`.set_num_threads`"),
@@ -217,7 +225,11 @@ class ModelNew(nn.Module):
             setattr(self, f"w{i}", nn.Parameter(torch.ones(4)))  # its own attributes, named at run time
 
     def forward(self, x):
-        return x * getattr(self, "w0")
+        return x * getattr(self, "w0") * self._scale(x)
+
+    def _scale(self, x):
+        self._last = x.shape  # its own attributes, private ones too
+        return nn.Module.__init__ is not None and 1.0
 '''
 
 

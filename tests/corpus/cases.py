@@ -111,6 +111,10 @@ CASES = [
     Case("frame_hook_slow_baseline.py", RMS, "rejected", "frame hook", static_guard=False),
     Case("profiler_toggle.py", RMS, "rejected", "candidates may not profile"),
     Case("profiler_toggle.py", RMS, "rejected", "profiler: True", static_guard=False),
+    Case("hidden_hook_table.py", RMS, "rejected", "calls `setattr` on another object"),
+    Case("hidden_hook_table.py", RMS, "rejected", "_global_forward_pre_hooks", static_guard=False),
+    Case("fx_codegen_exec.py", RMS, "rejected", "torch.fx"),
+    Case("fx_fetch_attr_frames.py", RMS, "rejected", "sets `self.baseline`"),
     # hangs, crashes, exits
     Case("infinite_loop.py", SOFTMAX, "timeout", "time limit", limits=HANG),
     Case("segfault.py", SOFTMAX, "rejected", "imports `faulthandler`"),
