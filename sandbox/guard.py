@@ -37,6 +37,8 @@ FORBIDDEN_MODULES: dict[str, str] = {
     **dict.fromkeys(("time", "timeit", "datetime"), _CLOCKS),
     "pkgutil": _INTERNALS,
     "fx": "candidates may not generate and run code at run time (torch.fx writes Python from a graph)",
+    **dict.fromkeys(("script", "CompilationUnit"),  # torch.jit's (`triton.jit` is the kernel decorator)
+                    "candidates may not use TorchScript: it evaluates type comments and strings as code"),
     **dict.fromkeys(("fork", "futures"), _THREADS),
     "profiler": "candidates may not profile: a profiler instruments every operator in the process, the baseline's too",
     "agentopt": "candidates may not reach into the harness",
@@ -65,6 +67,8 @@ INTERNAL_ATTRS = frozenset({
     "__annotations__", "get_type_hints", "ForwardRef", "_eval_type", "evaluate_forward_ref",
     # getattr under another name; modules by a name given as a string
     "attrgetter", "methodcaller", "resolve_name", "import_module", "_import_dotted_name", "fetch_attr",
+    # torch.fx's code generation, reached through a graph module torch.compile hands a custom backend
+    "recompile", "call_method", "create_node", "python_code", "GraphModule", "Interpreter",
 })
 # Dunders a candidate may name on other objects than its own module (`super().__init__()`).
 PUBLIC_DUNDERS = frozenset({"__init__", "__name__", "__qualname__", "__doc__", "__version__"})
@@ -115,13 +119,35 @@ def _base(node: ast.expr) -> ast.expr:
     return node
 
 
+_TYPE_COMMENT = "candidates may not write `# type:` comments: TorchScript and other tools evaluate them as code"
+
+
 def check_source(source: str) -> list[str]:
     """The guard's findings on a candidate's source, one sentence each, in line order; [] when it is clean."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return []
-    return _Guard(tree).findings()
+    guard = _Guard(tree)
+    for line, text in _type_comments(source):
+        guard._add(line, f"has the comment `{text}`: {_TYPE_COMMENT}")
+    return guard.findings()
+
+
+def _type_comments(source: str) -> list[tuple[int, str]]:
+    """`# type: ...` comments other than `# type: ignore` (which only linters read), with their lines."""
+    import io
+    import tokenize
+
+    found = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            text = tok.string.lstrip("#").strip()
+            if tok.type == tokenize.COMMENT and text.startswith("type:") and not text[5:].strip().startswith("ignore"):
+                found.append((tok.start[0], tok.string.strip()))
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return found
 
 
 def part_finding(part: str) -> str | None:
@@ -299,7 +325,12 @@ class _Guard:
 
     def _call(self, node: ast.Call) -> None:
         """getattr and its kin on any object: the name must be written in the source, and be one a candidate may
-        reach (a parameter or local bound to torch, a module or the harness's objects is as good as the import)."""
+        reach (a parameter or local bound to torch, a module or the harness's objects is as good as the import).
+        And no custom torch.compile backend: it is handed graph modules whose code it can rewrite."""
+        for kw in node.keywords:
+            if kw.arg == "backend" and not (isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str)):
+                self._add(node.lineno, "passes a custom `backend=`: name one of torch.compile's own backends "
+                                       "(a string); a backend function is handed code it can rewrite")
         func = node.func
         kind = func.id if isinstance(func, ast.Name) else None
         if kind not in NAME_GETTERS or not node.args:

@@ -264,6 +264,9 @@ class Worker:
         live = [x.clone() if isinstance(x, torch.Tensor) else x for x in base]
         draws = iter(range(1, 1 << 62))
         integers = any(isinstance(x, torch.Tensor) and not x.is_floating_point() for x in base)
+        # the factors come from a generator of the worker's own, seeded by the judge: the global one is the
+        # candidate's to reseed (reseeded after each call, it would hand every repetition the same inputs)
+        factors = torch.Generator(device=self.device).manual_seed(msg["vary_seed"])
 
         def redrawn() -> list:
             """The problem's own integer inputs under a new judge-derived seed (None where they cannot replace
@@ -281,7 +284,7 @@ class Worker:
             else:
                 dst.copy_(src)
                 if dst.is_floating_point():
-                    dst.mul_(torch.empty_like(dst).uniform_(0.5, 1.5))
+                    dst.mul_(torch.empty_like(dst).uniform_(0.5, 1.5, generator=factors))
 
         def refill(j):
             if j is not None:

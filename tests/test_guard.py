@@ -103,14 +103,20 @@ FORBIDDEN = [
     ("methods through type()", "def f(h, t):\n    type(h).put(t, 1)\n", "takes the method `type(h).put`"),
     ("torch.fx", "import torch\ng = torch.fx.Graph()\n", "torch.fx writes Python"),
     ("a forked TorchScript task", "import torch\nfut = torch.jit.fork(print, 1)\n", "start threads"),
+    ("TorchScript", "def f(t, g):\n    return t.jit.script(g)\n", "`.script`: candidates may not use TorchScript"),
+    ("a type comment", "def f(x):\n    # type: (int) -> int\n    return x\n", "line 2: has the comment `# type:"),
+    ("a custom compile backend", "import torch\ndef b(gm, ex):\n    return gm\nf = torch.compile(print, backend=b)\n",
+     "passes a custom `backend=`"),
+    ("fx code generation via a graph module", "def b(gm, ex):\n    gm.graph.call_method('x')\n    gm.recompile()\n",
+     "`.call_method`"),
     ("a global setting by a literal getattr", "import torch\ngetattr(torch, 'set_num_threads')(1)\n",
      "reaches `set_num_threads` through `getattr`"),
     ("a global setting through a parameter", "def f(t):\n    t.set_num_threads(1)\n", "`.set_num_threads`"),
     ("attrgetter", "import operator\nget = operator.attrgetter('f_' + 'back')\n", "uses `.attrgetter`"),
     ("getattr under another name", "g = getattr\ndef f(tb):\n    return g(tb, 'tb_' + 'frame')\n",
      "line 1: passes `getattr` around"),
-    ("getattr folded over names", "import functools\ndef f(e, names):\n    return functools.reduce(getattr, names, e)\n",
-     "passes `getattr` around"),
+    ("getattr folded over names",
+     "import functools\ndef f(e, names):\n    return functools.reduce(getattr, names, e)\n", "passes `getattr` around"),
     ("annotations evaluated as code", "import typing\ndef f(g):\n    return typing.get_type_hints(g)\n",
      "`.get_type_hints`"),
     ("the Python dispatcher", "import torch\ntorch._dispatch.python.enable_python_dispatcher()\n",
@@ -227,7 +233,7 @@ class ModelNew(nn.Module):
     def forward(self, x):
         return x * getattr(self, "w0") * self._scale(x)
 
-    def _scale(self, x):
+    def _scale(self, x):  # type: ignore[no-untyped-def]
         self._last = x.shape  # its own attributes, private ones too
         return nn.Module.__init__ is not None and 1.0
 '''

@@ -115,6 +115,8 @@ CASES = [
     Case("hidden_hook_table.py", RMS, "rejected", "_global_forward_pre_hooks", static_guard=False),
     Case("fx_codegen_exec.py", RMS, "rejected", "torch.fx"),
     Case("fx_fetch_attr_frames.py", RMS, "rejected", "sets `self.baseline`"),
+    Case("type_comment_eval.py", RMS, "rejected", "has the comment `# type:"),
+    Case("reseed_global_rng.py", RMS, "ok", "", max_score=1.15),
     # hangs, crashes, exits
     Case("infinite_loop.py", SOFTMAX, "timeout", "time limit", limits=HANG),
     Case("segfault.py", SOFTMAX, "rejected", "imports `faulthandler`"),
