@@ -10,106 +10,12 @@ from __future__ import annotations
 
 import ast
 
-# Modules a candidate may import: the kernel languages and a few pure helpers. A name is allowed when it is
-# one of these or lies under one of ALLOWED_PACKAGES.
-ALLOWED_MODULES = frozenset({
-    "__future__", "torch", "torch.nn", "torch.nn.functional", "torch.cuda", "triton", "triton.language",
-    "triton.runtime", "cupy", "math", "functools", "itertools", "operator", "typing", "dataclasses",
-})
-ALLOWED_PACKAGES = ("torch.nn.", "triton.language.", "cupy.")
-
-_THREADS = "candidates may not start threads or processes"
-_FILES = "candidates may not touch files, the environment or other processes"
-_NETWORK = "candidates may not use the network"
-_INTERNALS = "candidates may not read the caller's frames or the interpreter's internals"
-_CLOCKS = "candidates may not read or replace clocks: the evaluator does the timing"
-
-# Modules with a reason of their own; any other module off the allow-list gets a generic finding.
-FORBIDDEN_MODULES: dict[str, str] = {
-    **dict.fromkeys(("threading", "_thread", "multiprocessing", "concurrent", "subprocess", "asyncio", "sched"),
-                    _THREADS),
-    "signal": "candidates may not send or handle signals",
-    **dict.fromkeys(("os", "io", "pathlib", "shutil", "tempfile", "glob", "fileinput", "mmap", "pickle",
-                     "shelve", "sqlite3"), _FILES),
-    **dict.fromkeys(("socket", "ssl", "urllib", "http", "requests", "ftplib", "smtplib", "xmlrpc"), _NETWORK),
-    **dict.fromkeys(("sys", "inspect", "gc", "ctypes", "builtins", "importlib", "faulthandler", "traceback",
-                     "types", "code", "codeop", "runpy", "atexit", "weakref"), _INTERNALS),
-    **dict.fromkeys(("time", "timeit", "datetime"), _CLOCKS),
-    "pkgutil": _INTERNALS,
-    "fx": "candidates may not generate and run code at run time (torch.fx writes Python from a graph)",
-    **dict.fromkeys(("script", "CompilationUnit"),  # torch.jit's (`triton.jit` is the kernel decorator)
-                    "candidates may not use TorchScript: it evaluates type comments and strings as code"),
-    **dict.fromkeys(("fork", "futures"), _THREADS),
-    "profiler": "candidates may not profile: a profiler instruments every operator in the process, the baseline's too",
-    "agentopt": "candidates may not reach into the harness",
-    "cpp_extension": "it compiles through files and subprocesses; write CUDA C with cupy.RawKernel/RawModule",
-}
-
-# Parts of torch that intercept every operator or module call in the process, the harness's own included
-# (modes entered at import, global module hooks, operator libraries): a candidate could answer lazily or slow
-# the baseline through them.
-_INTERCEPT = "candidates may not intercept torch's operators or modules process-wide"
-INTERCEPT_PARTS = frozenset({"overrides", "_python_dispatch", "library", "_library", "_C", "TorchFunctionMode",
-                             "TorchDispatchMode", "__torch_function__", "__torch_dispatch__", "_dispatch", "_ops",
-                             "py_impl", "py_kernels", "DispatchKey", "_subclasses", "_higher_order_ops"})
-INTERCEPT_PREFIXES = ("register_module_", "_global_")
-
-# Attributes that lead to frames, globals or the interpreter, wherever they appear (also inside strings).
-INTERNAL_ATTRS = frozenset({
-    "_getframe", "f_back", "f_globals", "f_locals", "f_builtins", "gi_frame", "cr_frame", "tb_frame",
-    "__globals__", "__builtins__", "__subclasses__", "__code__", "__closure__", "__import__", "__loader__",
-    "__spec__", "__dict__", "__class__", "__bases__", "__mro__", "__reduce__", "__reduce_ex__", "__getattribute__",
-    "__setattr__", "__delattr__", "__init_subclass__", "__getattr__",
-    # exceptions, generators and functions lead there too
-    "__traceback__", "tb_next", "f_code", "f_trace", "ag_frame", "gi_code", "cr_code", "ag_code", "__func__",
-    "__self__", "__wrapped__", "__defaults__", "__kwdefaults__",
-    # helpers that evaluate strings as code (typing's annotation evaluation)
-    "__annotations__", "get_type_hints", "ForwardRef", "_eval_type", "evaluate_forward_ref",
-    # getattr under another name; modules by a name given as a string
-    "attrgetter", "methodcaller", "resolve_name", "import_module", "_import_dotted_name", "fetch_attr",
-    # torch.fx's code generation, reached through a graph module torch.compile hands a custom backend
-    "recompile", "call_method", "create_node", "python_code", "GraphModule", "Interpreter",
-})
-# Dunders a candidate may name on other objects than its own module (`super().__init__()`).
-PUBLIC_DUNDERS = frozenset({"__init__", "__name__", "__qualname__", "__doc__", "__version__"})
-_PRIVATE = ("candidates may use only the public API of torch, triton and CuPy (private names lead to their "
-            "internals: frame hooks, profilers, importers)")
-# The same names looked for inside string constants (getattr tricks); __class__/__dict__ are too common there.
-INTERNAL_STRINGS = INTERNAL_ATTRS - {"__dict__", "__class__"}
-
-# Builtins a candidate may not call or even name.
-FORBIDDEN_BUILTINS: dict[str, str] = {
-    "open": "candidates may not read or write files",
-    "exec": "candidates may not run code built at run time",
-    "eval": "candidates may not run code built at run time",
-    "compile": "candidates may not run code built at run time",
-    "__import__": "candidates may only import modules with import statements",
-    "globals": "candidates may not read or change module namespaces",
-    "vars": "candidates may not read or change module namespaces",
-    "breakpoint": "candidates may not start a debugger",
-}
-
-# Functions of allowed modules that reach files or change settings the baseline, timed in the same process, shares.
-FORBIDDEN_CALLS: dict[str, str] = {
-    **dict.fromkeys(("torch.load", "torch.save", "torch.from_file", "torch.hub", "torch.ops.load_library",
-                     "cupy.load", "cupy.save", "cupy.fromfile"), "candidates may not read or write files"),
-    **dict.fromkeys(("torch.set_num_threads", "torch.set_num_interop_threads", "torch.set_default_dtype",
-                     "torch.set_default_device", "torch.set_float32_matmul_precision", "torch.set_flush_denormal",
-                     "torch.use_deterministic_algorithms", "torch.cuda.set_sync_debug_mode"),
-                    "candidates may not change torch's global settings, which the baseline shares"),
-}
-
-# The names of FORBIDDEN_CALLS distinct enough to refuse on any object (`t.set_num_threads` with `t` a parameter bound
-# to torch); load/save/hub are too common.
-FORBIDDEN_CALL_NAMES = frozenset(c.rsplit(".", 1)[1] for c in FORBIDDEN_CALLS) - {"load", "save", "hub"}
-# Builtins that reach an attribute by a name given as a value: only ever called directly, with a literal name.
-NAME_GETTERS = frozenset({"getattr", "setattr", "delattr"})
-
-STREAM_MAKERS = frozenset({"Stream", "stream", "ExternalStream", "set_stream"})
-STREAM_SYNCS = frozenset({"wait_stream", "synchronize", "wait_event"})
-# `ExternalStream(torch.cuda.current_stream().cuda_stream)` wraps the caller's own stream (how CuPy kernels launch
-# in order with torch's work): no new stream, nothing to join.
-CURRENT_STREAM = "torch.cuda.current_stream"
+from agentopt.sandbox.guard_policy import (
+    ALLOWED_MODULES, ALLOWED_PACKAGES, CURRENT_STREAM, FORBIDDEN_BUILTINS, FORBIDDEN_CALLS,
+    FORBIDDEN_CALL_NAMES, FORBIDDEN_MODULES, INTERCEPT_PARTS, INTERCEPT_PREFIXES, INTERNAL_ATTRS,
+    INTERNAL_STRINGS, NAME_GETTERS, PUBLIC_DUNDERS, STREAM_MAKERS, STREAM_SYNCS, TYPE_COMMENT, INTERCEPT,
+    INTERNALS, PRIVATE,
+)
 
 
 def _base(node: ast.expr) -> ast.expr:
@@ -117,9 +23,6 @@ def _base(node: ast.expr) -> ast.expr:
     while isinstance(node, (ast.Attribute, ast.Subscript)):
         node = node.value
     return node
-
-
-_TYPE_COMMENT = "candidates may not write `# type:` comments: TorchScript and other tools evaluate them as code"
 
 
 def check_source(source: str) -> list[str]:
@@ -130,7 +33,7 @@ def check_source(source: str) -> list[str]:
         return []
     guard = _Guard(tree)
     for line, text in _type_comments(source):
-        guard._add(line, f"has the comment `{text}`: {_TYPE_COMMENT}")
+        guard._add(line, f"has the comment `{text}`: {TYPE_COMMENT}")
     return guard.findings()
 
 
@@ -155,7 +58,7 @@ def part_finding(part: str) -> str | None:
     if part in FORBIDDEN_MODULES:
         return FORBIDDEN_MODULES[part]
     if part in INTERCEPT_PARTS or part.startswith(INTERCEPT_PREFIXES):
-        return _INTERCEPT
+        return INTERCEPT
     return None
 
 
@@ -201,7 +104,7 @@ class _Guard:
             elif isinstance(node, ast.Attribute):
                 self._attribute(node)
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in INTERCEPT_PARTS:
-                self._add(node.lineno, f"defines `{node.name}`: {_INTERCEPT}")
+                self._add(node.lineno, f"defines `{node.name}`: {INTERCEPT}")
             elif isinstance(node, ast.Name):
                 self._name(node)
             elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in self.docstrings:
@@ -266,8 +169,8 @@ class _Guard:
                 self._add(node.lineno, f"imports * from `{module}`: name what the candidate uses")
                 continue
             full = f"{module}.{alias.name}"
-            reason = (part_finding(alias.name) or (_INTERNALS if alias.name in INTERNAL_ATTRS else None)
-                      or (_PRIVATE if alias.name.startswith("_") and alias.name not in PUBLIC_DUNDERS else None))
+            reason = (part_finding(alias.name) or (INTERNALS if alias.name in INTERNAL_ATTRS else None)
+                      or (PRIVATE if alias.name.startswith("_") and alias.name not in PUBLIC_DUNDERS else None))
             if module_finding(module) is None and reason:
                 self._add(node.lineno, f"imports `{full}`: {reason}")
             if full in FORBIDDEN_CALLS:
@@ -373,7 +276,7 @@ class _Guard:
     def _name_finding(attr: str) -> str | None:
         """Why an attribute of this name is off limits on any object, or None."""
         if attr in INTERNAL_ATTRS:
-            return _INTERNALS
+            return INTERNALS
         if attr in FORBIDDEN_CALL_NAMES:
             return "candidates may not change torch's global settings or read files"
         return part_finding(attr)
@@ -396,7 +299,7 @@ class _Guard:
             self._add(node.lineno, f"uses `.{node.attr}`: {reason}")
         elif node.attr.startswith("_") and node.attr not in PUBLIC_DUNDERS and not (
                 isinstance(node.value, ast.Name) and self._own(node.value)):  # `self._x`, not `self.t._x`
-            self._add(node.lineno, f"uses the private `.{node.attr}`: {_PRIVATE}")
+            self._add(node.lineno, f"uses the private `.{node.attr}`: {PRIVATE}")
 
     def _name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, (ast.Store, ast.Del)) and node.id in ("self", "cls"):
@@ -407,9 +310,9 @@ class _Guard:
         elif node.id in FORBIDDEN_BUILTINS and node.id not in self.imported:
             self._add(node.lineno, f"uses `{node.id}`: {FORBIDDEN_BUILTINS[node.id]}")
         elif node.id in INTERNAL_ATTRS:
-            self._add(node.lineno, f"uses `{node.id}`: {_INTERNALS}")
+            self._add(node.lineno, f"uses `{node.id}`: {INTERNALS}")
 
     def _string(self, node: ast.Constant) -> None:
         for name in sorted(INTERNAL_STRINGS):
             if name in node.value:
-                self._add(node.lineno, f"names `{name}` in a string: {_INTERNALS}")
+                self._add(node.lineno, f"names `{name}` in a string: {INTERNALS}")
