@@ -14,7 +14,7 @@ from agentopt.sandbox.guard_policy import (
     ALLOWED_MODULES, ALLOWED_PACKAGES, CURRENT_STREAM, FORBIDDEN_BUILTINS, FORBIDDEN_CALLS,
     FORBIDDEN_CALL_NAMES, FORBIDDEN_MODULES, INTERCEPT_PARTS, INTERCEPT_PREFIXES, INTERNAL_ATTRS,
     INTERNAL_STRINGS, NAME_GETTERS, PUBLIC_DUNDERS, STREAM_MAKERS, STREAM_SYNCS, TYPE_COMMENT, INTERCEPT,
-    INTERNALS, PRIVATE,
+    INTERNALS, PRIVATE, STRING_ANNOTATION,
 )
 
 
@@ -34,7 +34,24 @@ def check_source(source: str) -> list[str]:
     guard = _Guard(tree)
     for line, text in _type_comments(source):
         guard._add(line, f"has the comment `{text}`: {TYPE_COMMENT}")
+    for line in _string_annotations(tree):
+        guard._add(line, f"has an annotation written as a string: {STRING_ANNOTATION}")
     return guard.findings()
+
+
+def _string_annotations(tree: ast.Module) -> list[int]:
+    """Lines of annotations (of arguments, returns, assignments) that hold a string constant anywhere inside."""
+    annotations = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            args = node.args
+            every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+            annotations += [a.annotation for a in every if a is not None and a.annotation is not None]
+            annotations += [node.returns] if getattr(node, "returns", None) is not None else []
+        elif isinstance(node, ast.AnnAssign):
+            annotations.append(node.annotation)
+    return [a.lineno for a in annotations
+            if any(isinstance(n, ast.Constant) and isinstance(n.value, str) for n in ast.walk(a))]
 
 
 def _type_comments(source: str) -> list[tuple[int, str]]:

@@ -57,7 +57,8 @@ INTERNAL_ATTRS = frozenset({
     "__traceback__", "tb_next", "f_code", "f_trace", "ag_frame", "gi_code", "cr_code", "ag_code", "__func__",
     "__self__", "__wrapped__", "__defaults__", "__kwdefaults__",
     # helpers that evaluate strings as code (typing's annotation evaluation)
-    "__annotations__", "get_type_hints", "ForwardRef", "_eval_type", "evaluate_forward_ref",
+    "__annotations__", "get_type_hints", "ForwardRef", "_eval_type", "evaluate_forward_ref", "singledispatch",
+    "singledispatchmethod",
     # getattr under another name; modules by a name given as a string
     "attrgetter", "methodcaller", "resolve_name", "import_module", "_import_dotted_name", "fetch_attr",
     # torch.fx's code generation, reached through a graph module torch.compile hands a custom backend
@@ -104,3 +105,5 @@ STREAM_SYNCS = frozenset({"wait_stream", "synchronize", "wait_event"})
 # in order with torch's work): no new stream, nothing to join.
 CURRENT_STREAM = "torch.cuda.current_stream"
 TYPE_COMMENT = "candidates may not write `# type:` comments: TorchScript and other tools evaluate them as code"
+STRING_ANNOTATION = ("candidates may not write annotations as strings: typing evaluates them as code "
+                     "(functools.singledispatch does, for one)")
