@@ -14,7 +14,7 @@ from agentopt.sandbox.guard_policy import (
     ALLOWED_MODULES, ALLOWED_PACKAGES, CURRENT_STREAM, FORBIDDEN_BUILTINS, FORBIDDEN_CALLS,
     FORBIDDEN_CALL_NAMES, FORBIDDEN_MODULES, INTERCEPT_PARTS, INTERCEPT_PREFIXES, INTERNAL_ATTRS,
     INTERNAL_STRINGS, NAME_GETTERS, PUBLIC_DUNDERS, STREAM_MAKERS, STREAM_SYNCS, TYPE_COMMENT, INTERCEPT,
-    INTERNALS, PRIVATE, STRING_ANNOTATION,
+    INTERNALS, PRIVATE, STRING_ANNOTATION, FORBIDDEN_DEFS, JIT_OK,
 )
 
 
@@ -122,6 +122,9 @@ class _Guard:
                 self._attribute(node)
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in INTERCEPT_PARTS:
                 self._add(node.lineno, f"defines `{node.name}`: {INTERCEPT}")
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in FORBIDDEN_DEFS:
+                self._add(node.lineno, f"defines `{node.name}`: a candidate's classes may not define hooks that "
+                                       "hand them attribute names or other objects at run time")
             elif isinstance(node, ast.Name):
                 self._name(node)
             elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in self.docstrings:
@@ -242,6 +245,10 @@ class _Guard:
                 elif isinstance(element, ast.Attribute) and not self._own(element):
                     self._add(node.lineno, f"sets `{ast.unparse(element)}`: a candidate sets attributes only on "
                                            "its own module (`self`), never on objects it is handed or reaches")
+                elif (isinstance(element, ast.Subscript) and isinstance(element.value, ast.Attribute)
+                      and not self._own(element)):
+                    self._add(node.lineno, f"sets `{ast.unparse(element)}`: a candidate changes the contents of "
+                                           "its own objects only (`self.x[...]`, or its own names)")
 
     def _call(self, node: ast.Call) -> None:
         """getattr and its kin on any object: the name must be written in the source, and be one a candidate may
@@ -311,6 +318,9 @@ class _Guard:
         if self._unbound(node):
             self._add(node.lineno, f"takes the method `{ast.unparse(node)}` off its class: call methods on an "
                                    "instance (a method handed another object acts on that object)")
+        if node.attr == "jit" and dotted not in JIT_OK:
+            self._add(node.lineno, f"uses `{ast.unparse(node)}`: only `triton.jit` (torch.jit is TorchScript, which "
+                                   "evaluates type lines and strings as code)")
         reason = self._name_finding(node.attr)  # whatever it is reached from: `t.sys` with `t` a parameter too
         if reason:
             self._add(node.lineno, f"uses `.{node.attr}`: {reason}")

@@ -61,9 +61,18 @@ INTERNAL_ATTRS = frozenset({
     "singledispatchmethod",
     # getattr under another name; modules by a name given as a string
     "attrgetter", "methodcaller", "resolve_name", "import_module", "_import_dotted_name", "fetch_attr",
+    "update_wrapper", "wraps",  # copy attributes named in a list from one object to another
+    "make_dataclass",  # builds and runs source from names given at run time
     # torch.fx's code generation, reached through a graph module torch.compile hands a custom backend
     "recompile", "call_method", "create_node", "python_code", "GraphModule", "Interpreter",
 })
+# Special methods a candidate's class may not define: each hands it attribute names or other objects (owners,
+# instances of other classes) chosen at run time, or runs at a moment the harness picks (a finaliser).
+FORBIDDEN_DEFS = frozenset({"__getattr__", "__getattribute__", "__setattr__", "__delattr__", "__get__", "__set__",
+                            "__delete__", "__set_name__", "__init_subclass__", "__class_getitem__", "__del__",
+                            "__instancecheck__", "__subclasscheck__", "__torch_function__", "__torch_dispatch__"})
+# `.jit` is Triton's kernel decorator; torch.jit (TorchScript) evaluates type lines and strings as code.
+JIT_OK = frozenset({"triton.jit"})
 # Dunders a candidate may name on other objects than its own module (`super().__init__()`).
 PUBLIC_DUNDERS = frozenset({"__init__", "__name__", "__qualname__", "__doc__", "__version__"})
 PRIVATE = ("candidates may use only the public API of torch, triton and CuPy (private names lead to their "

@@ -118,6 +118,7 @@ CASES = [
     Case("type_comment_eval.py", RMS, "rejected", "has the comment `# type:"),
     Case("reseed_global_rng.py", RMS, "ok", "", max_score=1.15),
     Case("string_annotation_exec.py", RMS, "rejected", "annotation written as a string"),
+    Case("update_wrapper_frames.py", RMS, "rejected", "`.update_wrapper`"),
     # hangs, crashes, exits
     Case("infinite_loop.py", SOFTMAX, "timeout", "time limit", limits=HANG),
     Case("segfault.py", SOFTMAX, "rejected", "imports `faulthandler`"),
