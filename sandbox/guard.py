@@ -31,12 +31,7 @@ def check_source(source: str) -> list[str]:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return []
-    guard = _Guard(tree)
-    for line, text in _type_comments(source):
-        guard._add(line, f"has the comment `{text}`: {TYPE_COMMENT}")
-    for line in _string_annotations(tree):
-        guard._add(line, f"has an annotation written as a string: {STRING_ANNOTATION}")
-    return guard.findings()
+    return _Guard(tree, source).findings()
 
 
 def _string_annotations(tree: ast.Module) -> list[int]:
@@ -91,8 +86,8 @@ def module_finding(module: str) -> str | None:
 
 
 class _Guard:
-    def __init__(self, tree: ast.Module):
-        self.tree = tree
+    def __init__(self, tree: ast.Module, source: str = ""):
+        self.tree, self.source = tree, source
         self.out: list[tuple[int, str]] = []
         self.imported: dict[str, str] = {}  # local name -> the dotted module path or object it is bound to
         self.docstrings = {id(node.value) for node in ast.walk(tree)
@@ -103,6 +98,10 @@ class _Guard:
                         for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}  # the candidate's classes
 
     def findings(self) -> list[str]:
+        for line, text in _type_comments(self.source):
+            self._add(line, f"has the comment `{text}`: {TYPE_COMMENT}")
+        for line in _string_annotations(self.tree):
+            self._add(line, f"has an annotation written as a string: {STRING_ANNOTATION}")
         for node in ast.walk(self.tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 self._import(node)

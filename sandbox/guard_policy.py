@@ -70,7 +70,7 @@ INTERNAL_ATTRS = frozenset({
 # instances of other classes) chosen at run time, or runs at a moment the harness picks (a finaliser).
 FORBIDDEN_DEFS = frozenset({"__getattr__", "__getattribute__", "__setattr__", "__delattr__", "__get__", "__set__",
                             "__delete__", "__set_name__", "__init_subclass__", "__class_getitem__", "__del__",
-                            "__instancecheck__", "__subclasscheck__", "__torch_function__", "__torch_dispatch__"})
+                            "__instancecheck__", "__subclasscheck__"})
 # `.jit` is Triton's kernel decorator; torch.jit (TorchScript) evaluates type lines and strings as code.
 JIT_OK = frozenset({"triton.jit"})
 # Dunders a candidate may name on other objects than its own module (`super().__init__()`).

@@ -100,16 +100,12 @@ def snapshot(classes: tuple = (), modules: tuple = (), every_global: bool = Fals
         for attr, value in _members(space).items():
             if callable(value) or isinstance(value, (staticmethod, classmethod, property)):
                 _add(snap, f"{_name(space)}.{attr}", value)
-    for mod_name in TORCH_GLOBALS:
-        for attr, value in getattr(sys.modules.get(mod_name), "__dict__", {}).items():
-            if not attr.startswith("__"):
-                snap.setdefault(f"{mod_name}.{attr}", value)
-    for mod_name in HARNESS:
+    for mod_name in (*TORCH_GLOBALS, *HARNESS):
         for attr, value in getattr(sys.modules.get(mod_name), "__dict__", {}).items():
             if attr.startswith("__"):
                 continue
             _add(snap, f"{mod_name}.{attr}", value)
-            if isinstance(value, type) and value.__module__ == mod_name:  # e.g. timing._WallTimer.stop
+            if mod_name in HARNESS and isinstance(value, type) and value.__module__ == mod_name:  # _WallTimer.stop
                 for member, v in vars(value).items():
                     _add(snap, f"{mod_name}.{attr}.{member}", v)
     for mod in modules:

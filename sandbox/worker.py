@@ -165,8 +165,9 @@ class Worker:
             self.torch.cuda.synchronize()
 
     def poison(self, i: int) -> None:
-        """Fill free blocks of the output's size with NaN bytes: torch.empty then returns garbage, not a stale
-        result."""
+        """Before each candidate call: note what the last call left changed process-wide (tamper), and fill free
+        blocks of the output's size with NaN bytes: torch.empty then returns garbage, not a stale result."""
+        self.tamper.note_between_calls()
         torch = self.torch
         blocks = [torch.full((self.out_nbytes[i],), 255, dtype=torch.uint8, device=self.device) for _ in range(2)]
         del blocks
@@ -187,7 +188,6 @@ class Worker:
                 with torch.no_grad():
                     out = self.news[group_key(self.modules[i])](*inputs)
                 reason = self.tamper.pending_work(caller) if probing else None
-                self.tamper.note_between_calls()
                 self.sync()
                 if reason is None:
                     break
@@ -311,8 +311,7 @@ class Worker:
 
         session = timing.Session(candidate=lambda xs: run(self.news[key], xs),
                                  baseline=lambda xs: run(self.refs[key], xs),
-                                 poison=lambda: (self.tamper.note_between_calls(), self.poison(i)), live=live,
-                                 refill=refill, fresh=fresh,
+                                 poison=lambda: self.poison(i), live=live, refill=refill, fresh=fresh,
                                  checked=msg["checked_at"], batch_bytes=int(self.spec["timing"]["wallclock_mb"]) << 20)
         self.tick("inputs", t0)
         try:
