@@ -161,6 +161,8 @@ def _interpreter_cases(problems) -> list[dict]:
         if name == "gated_mlp":
             chosen.append({**t.SEED, "fma_max_m": 4, "fma_gu_split": 2, "large_gateup": "cublas",
                            "large_down": "triton"})
+            # the down kernel's last program of each tile summing the split-K partials (a counter per tile)
+            chosen.append({**t.SEED, "small_down_reduce": "last", "small_down_split": 2})
             shapes += [{"M": 4, "HIDDEN": 64, "INTERMEDIATE": 96}, {"M": 300, "HIDDEN": 64, "INTERMEDIATE": 96}]
         if name == "softmax":
             chosen.append({**t.SEED, "variant": "online", "block_n": 1024})

@@ -49,6 +49,12 @@ SPACE: dict[str, list] = {
     "small_down_split": [2, 4, 8],
     "small_down_warps": [4, 8],
     "small_down_stages": [3, 4],
+    # split-K partials summed by a third kernel, or by the last program of each tile (a counter per tile)
+    "small_down_reduce": ["kernel", "last"],
+    # Hopper: the down (and sum) kernels launched early by programmatic dependent launch, waiting on the GPU
+    "small_down_pdl": [0, 1],
+    # 1: the small path replayed from a CUDA graph captured once per M (one launch from the host, not three)
+    "small_graph": [0, 1],
     # large M: compute bound
     "large_gateup": ["triton", "cublas"],
     "large_down": ["cublas", "triton"],
@@ -59,21 +65,26 @@ SPACE: dict[str, list] = {
     "large_warps": [4, 8],
     "large_stages": [3, 4],
 }
-STRUCTURAL = ("fma_max_m", "small_max_m", "fma_gu_split", "small_gu_split", "large_gateup", "large_down")
+STRUCTURAL = ("fma_max_m", "small_max_m", "fma_gu_split", "small_gu_split", "small_down_reduce", "large_gateup",
+              "large_down")
 
 
 def _group(prefix: str) -> list[str]:
-    return [k for k in SPACE if k.startswith(prefix) and not k.endswith("_max_m")
+    return [k for k in SPACE if k.startswith(prefix) and not k.endswith("_max_m") and k != "small_graph"
             and (("_down_" in k) == ("_down" in prefix))]
 
 
-# Parameter groups that can vary one at a time: each sets one kernel's configuration (tests vary them so).
+# Parameter groups that can vary one at a time: each sets one kernel's configuration, or how the small path is
+# launched (tests vary them so).
 GROUPS = {"dispatch": ["fma_max_m", "small_max_m"], "tiny_gateup": _group("fma_"), "tiny_down": _group("fma_down_"),
-          "small_gateup": _group("small_"), "small_down": _group("small_down_"), "large": _group("large_")}
+          "small_gateup": _group("small_"), "small_down": _group("small_down_"), "small_launch": ["small_graph"],
+          "large": _group("large_")}
 # The fastest point of a tuning run on an H200 (benchmarks/tune_templates.py, docs/PERF_NOTES.md); the coder
 # proposes it first. Tensor cores even at M=1 (BLOCK_M 16): gate-up tiles 64x64 (BLOCK_M 128 so that M=128 reads
 # the weights once) at 5 stages, down tiles 64x128 split 4; from M=128 on cuBLAS over [gate; up] beat Triton's
-# streaming (117 us against 131 at M=128) and the fused Triton GEMM (527 against 560 us at M=1024).
+# streaming (117 us against 131 at M=128) and the fused Triton GEMM (527 against 560 us at M=1024). Programmatic
+# dependent launch between the small path's kernels saved 1.2-3 us at M=1-128 (benchmarks/experiments/
+# stream_probe.py); the last-program sum gained at M=1-16 and lost at 64-128, so the search decides.
 SEED = {"fma_max_m": 0, "small_max_m": 64,
         "fma_block_n": 32, "fma_block_k": 256, "fma_gu_split": 1, "fma_warps": 4, "fma_stages": 2,
         "fma_down_block_n": 32, "fma_down_block_k": 256, "fma_down_split": 8, "fma_down_warps": 4,
@@ -81,7 +92,8 @@ SEED = {"fma_max_m": 0, "small_max_m": 64,
         "small_block_m": 128, "small_block_n": 64, "small_block_k": 64, "small_gu_split": 1, "small_warps": 8,
         "small_stages": 5,
         "small_down_block_m": 64, "small_down_block_n": 64, "small_down_block_k": 128, "small_down_split": 4,
-        "small_down_warps": 4, "small_down_stages": 3,
+        "small_down_warps": 4, "small_down_stages": 3, "small_down_reduce": "kernel", "small_down_pdl": 1,
+        "small_graph": 0,
         "large_gateup": "cublas", "large_down": "cublas", "large_block_m": 128, "large_block_n": 128,
         "large_block_k": 64, "large_group_m": 8, "large_warps": 8, "large_stages": 3}
 
@@ -232,7 +244,10 @@ def body(params: dict[str, Any], problem, class_name: str = "ModelNew") -> str:
     s_split = p["small_gu_split"]
     s_alloc = ("h = torch.empty((M, N), device=a.device, dtype=a.dtype)  # SwiGLU output" if s_split == 1 else
                f"h = torch.empty(({s_split}, 2, M, N), device=a.device, dtype=torch.float32)  # partial sums")
-    methods += [_SMALL.format(**p, h_alloc=s_alloc, h_parts=0 if s_split == 1 else s_split), _DOWN, _large(p)]
+    methods += [_SMALL.format(**p, h_alloc=s_alloc, h_parts=0 if s_split == 1 else s_split,
+                              last=p["small_down_reduce"] == "last"), _DOWN, _large(p)]
+    if p["small_graph"]:
+        methods.append(_REPLAYED)
     concat = ("        # [gate; up] as one [2N, K] matrix: one cuBLAS GEMM computes both\n"
               "        self._wgu = torch.cat([self._wg, self._wu]).contiguous()\n"
               if p["large_gateup"] == "cublas" else "")
@@ -245,6 +260,8 @@ import triton.language as tl
 {"".join(kernels)}
 FMA_MAX_M = {p["fma_max_m"]}  # M <= this: CUDA-core GEMV (0: never)
 SMALL_MAX_M = {p["small_max_m"]}  # M <= this: tensor-core weight streaming; above: compute-bound GEMMs
+SMALL_DOWN_PDL = {p["small_down_pdl"]}  # 1: the small path's kernels chained by programmatic dependent launch
+SMALL_GRAPH = {p["small_graph"]}  # 1: the small path replayed from a CUDA graph captured once per M
 
 
 class {class_name}(Model):
@@ -257,14 +274,20 @@ class {class_name}(Model):
         self._wg = self.{pre}gate_proj.weight.contiguous()
         self._wu = self.{pre}up_proj.weight.contiguous()
         self._wd = self.{pre}down_proj.weight.contiguous()
-{concat}        self._prepared = True
+{concat}        # programmatic dependent launch needs Hopper or later (elsewhere the kernels run plainly one after another)
+        self._pdl = (bool(SMALL_DOWN_PDL) and self._wd.is_cuda
+                     and torch.cuda.get_device_capability(self._wd.device)[0] >= 9)
+        # the down kernel's tile counters (LAST: the last program of a tile sums it); its last program zeroes them
+        self._tile_counts = torch.zeros(4096, device=self._wd.device, dtype=torch.int32)
+        self._graphs = {{}} if SMALL_GRAPH and self._wd.is_cuda else None  # M -> (x, y, graph), or None: failed
+        self._prepared = True
 
     def forward(self, x):
         if not self._prepared:
             self.prepare()
         a = x.reshape(-1, x.shape[-1]).contiguous()
         M = a.shape[0]
-{dispatch}            y = self._small(a)
+{dispatch}            y = self._small(a) if self._graphs is None else self._small_replayed(a)
         else:
             y = self._large(a)
         return y.reshape(*x.shape[:-1], y.shape[-1])
@@ -281,10 +304,10 @@ _TINY = '''
         grid = (triton.cdiv(M, bm), triton.cdiv(N, {fma_block_n}), {fma_gu_split})
         _gateup_stream[grid](a, self._wg, self._wu, h, M, N, K, BLOCK_M=bm, BLOCK_N={fma_block_n},
                              BLOCK_K={fma_block_k}, SPLIT_K={fma_gu_split}, USE_DOT=False,
-                             EVEN_K=K % ({fma_gu_split} * {fma_block_k}) == 0,
+                             EVEN_K=K % ({fma_gu_split} * {fma_block_k}) == 0, GDC=False,
                              num_warps={fma_warps}, num_stages={fma_stages})
         return self._down(h, M, {h_parts}, bm, False, {fma_down_block_n}, {fma_down_block_k}, {fma_down_split},
-                          {fma_down_warps}, {fma_down_stages})
+                          {fma_down_warps}, {fma_down_stages}, False, False)
 '''
 
 _SMALL = '''
@@ -298,25 +321,59 @@ _SMALL = '''
         grid = (triton.cdiv(M, bm), triton.cdiv(N, {small_block_n}), {small_gu_split})
         _gateup_stream[grid](a, self._wg, self._wu, h, M, N, K, BLOCK_M=bm, BLOCK_N={small_block_n},
                              BLOCK_K={small_block_k}, SPLIT_K={small_gu_split}, USE_DOT=True,
-                             EVEN_K=K % ({small_gu_split} * {small_block_k}) == 0,
+                             EVEN_K=K % ({small_gu_split} * {small_block_k}) == 0, GDC=self._pdl,
                              num_warps={small_warps}, num_stages={small_stages})
         bm = max(16, min(triton.next_power_of_2(M), {small_down_block_m}))
         return self._down(h, M, {h_parts}, bm, True, {small_down_block_n}, {small_down_block_k}, {small_down_split},
-                          {small_down_warps}, {small_down_stages})
+                          {small_down_warps}, {small_down_stages}, {last}, self._pdl)
+'''
+
+_REPLAYED = '''
+    def _small_replayed(self, a):
+        """The small path replayed from a CUDA graph captured at the first call of each M: the host launches one
+        graph instead of three Triton kernels and their allocations (Triton's launcher costs the host tens of
+        microseconds a kernel, as much as the GPU's work at small M). The input is copied into the graph's own
+        buffer and its output copied out, so a call's result is never overwritten by the next; calls on one
+        stream at a time (the buffers are the model's). Where capture fails, plain launches."""
+        M = a.shape[0]
+        if M not in self._graphs:
+            self._graphs[M] = self._capture(a) if len(self._graphs) < 64 else None
+        held = self._graphs[M]
+        if held is None:
+            return self._small(a)
+        x, y, graph = held
+        x.copy_(a)
+        graph.replay()
+        return y.clone()
+
+    def _capture(self, a):
+        x = a.clone()
+        self._small(x)  # compiled and warmed up outside the capture
+        graph = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+                y = self._small(x)
+        except RuntimeError:
+            return None
+        return x, y, graph
 '''
 
 _DOWN = '''
-    def _down(self, h, M, h_parts, bm, use_dot, block_n, block_k, split_k, num_warps, num_stages):
-        """The down projection for small M, split over its K so that every SM streams weights."""
+    def _down(self, h, M, h_parts, bm, use_dot, block_n, block_k, split_k, num_warps, num_stages, last, pdl):
+        """The down projection for small M, split over its K so that every SM streams weights; the partials
+        summed by the last program of each tile (`last`) or by a third kernel; `pdl`: launched early."""
         N, K = self._wd.shape
         y = torch.empty((M, N), device=h.device, dtype=self._wd.dtype)
         out = y if split_k == 1 else torch.empty((split_k, M, N), device=h.device, dtype=torch.float32)
         grid = (triton.cdiv(M, bm), triton.cdiv(N, block_n), split_k)
-        _down_stream[grid](h, self._wd, out, M, N, K, H_PARTS=h_parts, BLOCK_M=bm, BLOCK_N=block_n,
-                           BLOCK_K=block_k, SPLIT_K=split_k, USE_DOT=use_dot, EVEN_K=K % (split_k * block_k) == 0,
-                           num_warps=num_warps, num_stages=num_stages)
-        if split_k > 1:
-            _splitk_sum[(triton.cdiv(M * N, 1024),)](out, y, M * N, SPLIT_K=split_k, BLOCK=1024)
+        last = last and split_k > 1 and grid[0] * grid[1] <= self._tile_counts.numel()
+        _down_stream[grid](h, self._wd, out, y, self._tile_counts, M, N, K, H_PARTS=h_parts, BLOCK_M=bm,
+                           BLOCK_N=block_n, BLOCK_K=block_k, SPLIT_K=split_k, USE_DOT=use_dot,
+                           EVEN_K=K % (split_k * block_k) == 0, LAST=last, GDC=pdl,
+                           num_warps=num_warps, num_stages=num_stages, launch_pdl=pdl)
+        if split_k > 1 and not last:
+            _splitk_sum[(triton.cdiv(M * N, 1024),)](out, y, M * N, SPLIT_K=split_k, BLOCK=1024, GDC=pdl,
+                                                     launch_pdl=pdl)
         return y
 '''
 

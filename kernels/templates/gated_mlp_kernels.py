@@ -5,12 +5,16 @@ STREAM_GATEUP = '''
 @triton.jit
 def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, M, N, K,
                    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                   SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr):
+                   SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr, GDC: tl.constexpr):
     """Small M, weight streaming: one program reads a BLOCK_N x BLOCK_K tile of W_gate and of W_up per step
     (nn.Linear's [out, in] layout: K is contiguous) for all BLOCK_M tokens at once, so weights are read once.
     USE_DOT: tensor cores (BLOCK_M >= 16); else a CUDA-core multiply and sum over K (a GEMV).
     SPLIT_K == 1: stores h = silu(x Wg^T) * (x Wu^T), the SwiGLU epilogue, in x's dtype.
-    SPLIT_K > 1: stores float32 partial sums [SPLIT_K, 2, M, N]; the down kernel finishes them as it loads."""
+    SPLIT_K > 1: stores float32 partial sums [SPLIT_K, 2, M, N]; the down kernel finishes them as it loads.
+    GDC (Hopper, programmatic dependent launch): the down kernel's programs may launch at once and wait on the GPU
+    for this grid's writes, instead of being launched after its last tile."""
+    if GDC:
+        tl.extra.cuda.gdc_launch_dependents()
     pid_m = tl.program_id(0)  # fastest axis: programs sharing a weight tile run side by side (L2 hits)
     pid_n = tl.program_id(1)
     pid_k = tl.program_id(2)
@@ -52,13 +56,20 @@ def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, M, N, K,
 
 STREAM_DOWN = '''
 @triton.jit
-def _down_stream(h_ptr, w_ptr, out_ptr, M, N, K, H_PARTS: tl.constexpr,
+def _down_stream(h_ptr, w_ptr, out_ptr, y_ptr, cnt_ptr, M, N, K, H_PARTS: tl.constexpr,
                  BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                 SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr):
+                 SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr, LAST: tl.constexpr,
+                 GDC: tl.constexpr):
     """Small M, the down projection y = h W_down^T, split over K (K = 14336 for Llama-3-8B) so that every SM
     streams weights. H_PARTS == 0: h is the SwiGLU output [M, K]. H_PARTS > 0: h is the gate-up kernel's float32
     partial sums [H_PARTS, 2, M, K], summed and put through SwiGLU here as they are loaded.
-    SPLIT_K == 1: stores y in its dtype; else float32 partials [SPLIT_K, M, N] that _splitk_sum adds up."""
+    SPLIT_K == 1: stores y in its dtype; else float32 partials [SPLIT_K, M, N] that _splitk_sum adds up, or,
+    with LAST, that the last of a tile's SPLIT_K programs to finish (a counter per tile in cnt_ptr, left at zero
+    for the next call) adds up in a fixed order and stores into y: no third kernel.
+    GDC: launched early by programmatic dependent launch; waits on the GPU for the gate-up grid's h."""
+    if GDC:
+        tl.extra.cuda.gdc_wait()
+        tl.extra.cuda.gdc_launch_dependents()
     pid_m = tl.program_id(0)
     pid_n = tl.program_id(1)
     pid_k = tl.program_id(2)
@@ -94,14 +105,26 @@ def _down_stream(h_ptr, w_ptr, out_ptr, M, N, K, H_PARTS: tl.constexpr,
             acc += tl.sum(h.to(tl.float32)[:, None, :] * w.to(tl.float32)[None, :, :], axis=2)
     mask = mask_m[:, None] & mask_n[None, :]
     if SPLIT_K == 1:
-        tl.store(out_ptr + offs_m[:, None] * N + offs_n[None, :], acc.to(out_ptr.dtype.element_ty), mask=mask)
+        tl.store(y_ptr + offs_m[:, None] * N + offs_n[None, :], acc.to(y_ptr.dtype.element_ty), mask=mask)
     else:
         tl.store(out_ptr + (pid_k * M + offs_m[:, None]) * N + offs_n[None, :], acc, mask=mask)
+        if LAST:
+            tile = pid_m * tl.num_programs(1) + pid_n
+            tl.debug_barrier()  # every thread's partial stored before the counter moves
+            if tl.atomic_add(cnt_ptr + tile, 1, sem="acq_rel", scope="gpu") == SPLIT_K - 1:
+                total = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+                for s in tl.static_range(SPLIT_K):  # read through L2: other SMs wrote these
+                    part = out_ptr + (s * M + offs_m[:, None]) * N + offs_n[None, :]
+                    total += tl.load(part, mask=mask, other=0.0, cache_modifier=".cg")
+                tl.store(y_ptr + offs_m[:, None] * N + offs_n[None, :], total.to(y_ptr.dtype.element_ty), mask=mask)
+                tl.store(cnt_ptr + tile, 0)
 
 
 @triton.jit
-def _splitk_sum(ws_ptr, y_ptr, MN, SPLIT_K: tl.constexpr, BLOCK: tl.constexpr):
-    """y = the sum of the SPLIT_K float32 partials, cast to y's dtype."""
+def _splitk_sum(ws_ptr, y_ptr, MN, SPLIT_K: tl.constexpr, BLOCK: tl.constexpr, GDC: tl.constexpr):
+    """y = the sum of the SPLIT_K float32 partials, cast to y's dtype (GDC: launched early, waits for them)."""
+    if GDC:
+        tl.extra.cuda.gdc_wait()
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < MN
     acc = tl.zeros((BLOCK,), dtype=tl.float32)

@@ -23,11 +23,13 @@ Written by agentopt's template coder from the template `gemv_cuda` at the point:
     small_down_split = 4
     small_down_warps = 4
     small_down_stages = 3
+    small_down_reduce = 'kernel'
+    small_down_pdl = 1
     large_gateup = 'cublas'
     large_down = 'cublas'
     large_block_m = 128
     large_block_n = 128
-    large_block_k = 64
+    large_block_k = 32
     large_group_m = 8
     large_warps = 8
     large_stages = 3
@@ -59,12 +61,16 @@ class Model(nn.Module):
 @triton.jit
 def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, M, N, K,
                    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                   SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr):
+                   SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr, GDC: tl.constexpr):
     """Small M, weight streaming: one program reads a BLOCK_N x BLOCK_K tile of W_gate and of W_up per step
     (nn.Linear's [out, in] layout: K is contiguous) for all BLOCK_M tokens at once, so weights are read once.
     USE_DOT: tensor cores (BLOCK_M >= 16); else a CUDA-core multiply and sum over K (a GEMV).
     SPLIT_K == 1: stores h = silu(x Wg^T) * (x Wu^T), the SwiGLU epilogue, in x's dtype.
-    SPLIT_K > 1: stores float32 partial sums [SPLIT_K, 2, M, N]; the down kernel finishes them as it loads."""
+    SPLIT_K > 1: stores float32 partial sums [SPLIT_K, 2, M, N]; the down kernel finishes them as it loads.
+    GDC (Hopper, programmatic dependent launch): the down kernel's programs may launch at once and wait on the GPU
+    for this grid's writes, instead of being launched after its last tile."""
+    if GDC:
+        tl.extra.cuda.gdc_launch_dependents()
     pid_m = tl.program_id(0)  # fastest axis: programs sharing a weight tile run side by side (L2 hits)
     pid_n = tl.program_id(1)
     pid_k = tl.program_id(2)
@@ -104,13 +110,20 @@ def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, M, N, K,
         tl.store(part + M * N, acc_u, mask=mask)
 
 @triton.jit
-def _down_stream(h_ptr, w_ptr, out_ptr, M, N, K, H_PARTS: tl.constexpr,
+def _down_stream(h_ptr, w_ptr, out_ptr, y_ptr, cnt_ptr, M, N, K, H_PARTS: tl.constexpr,
                  BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                 SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr):
+                 SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr, LAST: tl.constexpr,
+                 GDC: tl.constexpr):
     """Small M, the down projection y = h W_down^T, split over K (K = 14336 for Llama-3-8B) so that every SM
     streams weights. H_PARTS == 0: h is the SwiGLU output [M, K]. H_PARTS > 0: h is the gate-up kernel's float32
     partial sums [H_PARTS, 2, M, K], summed and put through SwiGLU here as they are loaded.
-    SPLIT_K == 1: stores y in its dtype; else float32 partials [SPLIT_K, M, N] that _splitk_sum adds up."""
+    SPLIT_K == 1: stores y in its dtype; else float32 partials [SPLIT_K, M, N] that _splitk_sum adds up, or,
+    with LAST, that the last of a tile's SPLIT_K programs to finish (a counter per tile in cnt_ptr, left at zero
+    for the next call) adds up in a fixed order and stores into y: no third kernel.
+    GDC: launched early by programmatic dependent launch; waits on the GPU for the gate-up grid's h."""
+    if GDC:
+        tl.extra.cuda.gdc_wait()
+        tl.extra.cuda.gdc_launch_dependents()
     pid_m = tl.program_id(0)
     pid_n = tl.program_id(1)
     pid_k = tl.program_id(2)
@@ -146,14 +159,26 @@ def _down_stream(h_ptr, w_ptr, out_ptr, M, N, K, H_PARTS: tl.constexpr,
             acc += tl.sum(h.to(tl.float32)[:, None, :] * w.to(tl.float32)[None, :, :], axis=2)
     mask = mask_m[:, None] & mask_n[None, :]
     if SPLIT_K == 1:
-        tl.store(out_ptr + offs_m[:, None] * N + offs_n[None, :], acc.to(out_ptr.dtype.element_ty), mask=mask)
+        tl.store(y_ptr + offs_m[:, None] * N + offs_n[None, :], acc.to(y_ptr.dtype.element_ty), mask=mask)
     else:
         tl.store(out_ptr + (pid_k * M + offs_m[:, None]) * N + offs_n[None, :], acc, mask=mask)
+        if LAST:
+            tile = pid_m * tl.num_programs(1) + pid_n
+            tl.debug_barrier()  # every thread's partial stored before the counter moves
+            if tl.atomic_add(cnt_ptr + tile, 1, sem="acq_rel", scope="gpu") == SPLIT_K - 1:
+                total = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+                for s in tl.static_range(SPLIT_K):  # read through L2: other SMs wrote these
+                    part = out_ptr + (s * M + offs_m[:, None]) * N + offs_n[None, :]
+                    total += tl.load(part, mask=mask, other=0.0, cache_modifier=".cg")
+                tl.store(y_ptr + offs_m[:, None] * N + offs_n[None, :], total.to(y_ptr.dtype.element_ty), mask=mask)
+                tl.store(cnt_ptr + tile, 0)
 
 
 @triton.jit
-def _splitk_sum(ws_ptr, y_ptr, MN, SPLIT_K: tl.constexpr, BLOCK: tl.constexpr):
-    """y = the sum of the SPLIT_K float32 partials, cast to y's dtype."""
+def _splitk_sum(ws_ptr, y_ptr, MN, SPLIT_K: tl.constexpr, BLOCK: tl.constexpr, GDC: tl.constexpr):
+    """y = the sum of the SPLIT_K float32 partials, cast to y's dtype (GDC: launched early, waits for them)."""
+    if GDC:
+        tl.extra.cuda.gdc_wait()
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < MN
     acc = tl.zeros((BLOCK,), dtype=tl.float32)
@@ -173,6 +198,7 @@ def _swiglu(gu_ptr, h_ptr, N, BLOCK: tl.constexpr):
 
 FMA_MAX_M = 0  # M <= this: CUDA-core GEMV (0: never)
 SMALL_MAX_M = 64  # M <= this: tensor-core weight streaming; above: compute-bound GEMMs
+SMALL_DOWN_PDL = 1  # 1: the small path's kernels chained by programmatic dependent launch
 
 
 class _StreamingMLP(Model):
@@ -187,6 +213,11 @@ class _StreamingMLP(Model):
         self._wd = self.down_proj.weight.contiguous()
         # [gate; up] as one [2N, K] matrix: one cuBLAS GEMM computes both
         self._wgu = torch.cat([self._wg, self._wu]).contiguous()
+        # programmatic dependent launch needs Hopper or later (elsewhere the kernels run plainly one after another)
+        self._pdl = (bool(SMALL_DOWN_PDL) and self._wd.is_cuda
+                     and torch.cuda.get_device_capability(self._wd.device)[0] >= 9)
+        # the down kernel's tile counters (LAST: the last program of a tile sums it); its last program zeroes them
+        self._tile_counts = torch.zeros(4096, device=self._wd.device, dtype=torch.int32)
         self._prepared = True
 
     def forward(self, x):
@@ -210,23 +241,27 @@ class _StreamingMLP(Model):
         grid = (triton.cdiv(M, bm), triton.cdiv(N, 64), 1)
         _gateup_stream[grid](a, self._wg, self._wu, h, M, N, K, BLOCK_M=bm, BLOCK_N=64,
                              BLOCK_K=64, SPLIT_K=1, USE_DOT=True,
-                             EVEN_K=K % (1 * 64) == 0,
+                             EVEN_K=K % (1 * 64) == 0, GDC=self._pdl,
                              num_warps=8, num_stages=5)
         bm = max(16, min(triton.next_power_of_2(M), 64))
         return self._down(h, M, 0, bm, True, 64, 128, 4,
-                          4, 3)
+                          4, 3, False, self._pdl)
 
-    def _down(self, h, M, h_parts, bm, use_dot, block_n, block_k, split_k, num_warps, num_stages):
-        """The down projection for small M, split over its K so that every SM streams weights."""
+    def _down(self, h, M, h_parts, bm, use_dot, block_n, block_k, split_k, num_warps, num_stages, last, pdl):
+        """The down projection for small M, split over its K so that every SM streams weights; the partials
+        summed by the last program of each tile (`last`) or by a third kernel; `pdl`: launched early."""
         N, K = self._wd.shape
         y = torch.empty((M, N), device=h.device, dtype=self._wd.dtype)
         out = y if split_k == 1 else torch.empty((split_k, M, N), device=h.device, dtype=torch.float32)
         grid = (triton.cdiv(M, bm), triton.cdiv(N, block_n), split_k)
-        _down_stream[grid](h, self._wd, out, M, N, K, H_PARTS=h_parts, BLOCK_M=bm, BLOCK_N=block_n,
-                           BLOCK_K=block_k, SPLIT_K=split_k, USE_DOT=use_dot, EVEN_K=K % (split_k * block_k) == 0,
-                           num_warps=num_warps, num_stages=num_stages)
-        if split_k > 1:
-            _splitk_sum[(triton.cdiv(M * N, 1024),)](out, y, M * N, SPLIT_K=split_k, BLOCK=1024)
+        last = last and split_k > 1 and grid[0] * grid[1] <= self._tile_counts.numel()
+        _down_stream[grid](h, self._wd, out, y, self._tile_counts, M, N, K, H_PARTS=h_parts, BLOCK_M=bm,
+                           BLOCK_N=block_n, BLOCK_K=block_k, SPLIT_K=split_k, USE_DOT=use_dot,
+                           EVEN_K=K % (split_k * block_k) == 0, LAST=last, GDC=pdl,
+                           num_warps=num_warps, num_stages=num_stages, launch_pdl=pdl)
+        if split_k > 1 and not last:
+            _splitk_sum[(triton.cdiv(M * N, 1024),)](out, y, M * N, SPLIT_K=split_k, BLOCK=1024, GDC=pdl,
+                                                     launch_pdl=pdl)
         return y
 
     def _large(self, a):

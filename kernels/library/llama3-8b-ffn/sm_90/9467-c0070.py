@@ -1,0 +1,582 @@
+"""Gated MLP: CUDA C GEMVs (16-byte loads, warp shuffles) for tiny M, Triton/cuBLAS above.
+
+Written by agentopt's template coder from the template `gemv_cuda` at the point:
+    max_m = 1
+    passes = 1
+    blocks_per_sm = 1
+    rows = 4
+    warps = 16
+    gu_kw = 1
+    down_kw = 4
+    unroll = 2
+    load = '__ldg'
+    small_block_m = 128
+    small_block_n = 64
+    small_block_k = 64
+    small_gu_split = 1
+    small_warps = 8
+    small_stages = 5
+    small_down_block_m = 64
+    small_down_block_n = 64
+    small_down_block_k = 128
+    small_down_split = 4
+    small_down_warps = 8
+    small_down_stages = 3
+    small_down_reduce = 'kernel'
+    small_down_pdl = 1
+    large_gateup = 'cublas'
+    large_down = 'cublas'
+    large_block_m = 128
+    large_block_n = 128
+    large_block_k = 64
+    large_group_m = 8
+    large_warps = 8
+    large_stages = 3
+    small_max_m = 64
+"""
+
+import cupy
+
+import torch
+import triton
+import triton.language as tl
+
+# The reference, unchanged: ModelNew derives from its Model.
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+M = 1
+HIDDEN = 4096
+INTERMEDIATE = 14336
+class Model(nn.Module):
+    def __init__(self, hidden_size, intermediate_size):
+        super().__init__()
+        self.gate_proj = nn.Linear(hidden_size, intermediate_size, bias=False)
+        self.up_proj = nn.Linear(hidden_size, intermediate_size, bias=False)
+        self.down_proj = nn.Linear(intermediate_size, hidden_size, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+@triton.jit
+def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, M, N, K,
+                   BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+                   SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr, GDC: tl.constexpr):
+    """Small M, weight streaming: one program reads a BLOCK_N x BLOCK_K tile of W_gate and of W_up per step
+    (nn.Linear's [out, in] layout: K is contiguous) for all BLOCK_M tokens at once, so weights are read once.
+    USE_DOT: tensor cores (BLOCK_M >= 16); else a CUDA-core multiply and sum over K (a GEMV).
+    SPLIT_K == 1: stores h = silu(x Wg^T) * (x Wu^T), the SwiGLU epilogue, in x's dtype.
+    SPLIT_K > 1: stores float32 partial sums [SPLIT_K, 2, M, N]; the down kernel finishes them as it loads.
+    GDC (Hopper, programmatic dependent launch): the down kernel's programs may launch at once and wait on the GPU
+    for this grid's writes, instead of being launched after its last tile."""
+    if GDC:
+        tl.extra.cuda.gdc_launch_dependents()
+    pid_m = tl.program_id(0)  # fastest axis: programs sharing a weight tile run side by side (L2 hits)
+    pid_n = tl.program_id(1)
+    pid_k = tl.program_id(2)
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    mask_m = offs_m < M
+    mask_n = offs_n < N
+    k_span = tl.cdiv(K, SPLIT_K * BLOCK_K) * BLOCK_K
+    k_lo = pid_k * k_span
+    acc_g = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    acc_u = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for k0 in range(k_lo, k_lo + k_span, BLOCK_K):
+        offs_k = k0 + tl.arange(0, BLOCK_K)
+        if EVEN_K:
+            mask_x = mask_m[:, None]
+            mask_w = mask_n[:, None]
+        else:
+            mask_x = mask_m[:, None] & (offs_k[None, :] < K)
+            mask_w = mask_n[:, None] & (offs_k[None, :] < K)
+        x = tl.load(x_ptr + offs_m[:, None] * K + offs_k[None, :], mask=mask_x, other=0.0)
+        wg = tl.load(wg_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
+        wu = tl.load(wu_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
+        if USE_DOT:
+            acc_g += tl.dot(x, tl.trans(wg))
+            acc_u += tl.dot(x, tl.trans(wu))
+        else:
+            xf = x.to(tl.float32)[:, None, :]
+            acc_g += tl.sum(xf * wg.to(tl.float32)[None, :, :], axis=2)
+            acc_u += tl.sum(xf * wu.to(tl.float32)[None, :, :], axis=2)
+    mask = mask_m[:, None] & mask_n[None, :]
+    if SPLIT_K == 1:
+        h = acc_g / (1.0 + tl.exp(-acc_g)) * acc_u
+        tl.store(out_ptr + offs_m[:, None] * N + offs_n[None, :], h.to(out_ptr.dtype.element_ty), mask=mask)
+    else:
+        part = out_ptr + (pid_k * 2 * M + offs_m[:, None]) * N + offs_n[None, :]
+        tl.store(part, acc_g, mask=mask)
+        tl.store(part + M * N, acc_u, mask=mask)
+
+@triton.jit
+def _down_stream(h_ptr, w_ptr, out_ptr, y_ptr, cnt_ptr, M, N, K, H_PARTS: tl.constexpr,
+                 BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+                 SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr, LAST: tl.constexpr,
+                 GDC: tl.constexpr):
+    """Small M, the down projection y = h W_down^T, split over K (K = 14336 for Llama-3-8B) so that every SM
+    streams weights. H_PARTS == 0: h is the SwiGLU output [M, K]. H_PARTS > 0: h is the gate-up kernel's float32
+    partial sums [H_PARTS, 2, M, K], summed and put through SwiGLU here as they are loaded.
+    SPLIT_K == 1: stores y in its dtype; else float32 partials [SPLIT_K, M, N] that _splitk_sum adds up, or,
+    with LAST, that the last of a tile's SPLIT_K programs to finish (a counter per tile in cnt_ptr, left at zero
+    for the next call) adds up in a fixed order and stores into y: no third kernel.
+    GDC: launched early by programmatic dependent launch; waits on the GPU for the gate-up grid's h."""
+    if GDC:
+        tl.extra.cuda.gdc_wait()
+        tl.extra.cuda.gdc_launch_dependents()
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    pid_k = tl.program_id(2)
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    mask_m = offs_m < M
+    mask_n = offs_n < N
+    k_span = tl.cdiv(K, SPLIT_K * BLOCK_K) * BLOCK_K
+    k_lo = pid_k * k_span
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for k0 in range(k_lo, k_lo + k_span, BLOCK_K):
+        offs_k = k0 + tl.arange(0, BLOCK_K)
+        if EVEN_K:
+            mask_h = mask_m[:, None]
+            mask_w = mask_n[:, None]
+        else:
+            mask_h = mask_m[:, None] & (offs_k[None, :] < K)
+            mask_w = mask_n[:, None] & (offs_k[None, :] < K)
+        if H_PARTS == 0:
+            h = tl.load(h_ptr + offs_m[:, None] * K + offs_k[None, :], mask=mask_h, other=0.0)
+        else:
+            g = tl.zeros((BLOCK_M, BLOCK_K), dtype=tl.float32)
+            u = tl.zeros((BLOCK_M, BLOCK_K), dtype=tl.float32)
+            for p in tl.static_range(H_PARTS):
+                part = h_ptr + (p * 2 * M + offs_m[:, None]) * K + offs_k[None, :]
+                g += tl.load(part, mask=mask_h, other=0.0)
+                u += tl.load(part + M * K, mask=mask_h, other=0.0)
+            h = (g / (1.0 + tl.exp(-g)) * u).to(w_ptr.dtype.element_ty)
+        w = tl.load(w_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
+        if USE_DOT:
+            acc += tl.dot(h, tl.trans(w))
+        else:
+            acc += tl.sum(h.to(tl.float32)[:, None, :] * w.to(tl.float32)[None, :, :], axis=2)
+    mask = mask_m[:, None] & mask_n[None, :]
+    if SPLIT_K == 1:
+        tl.store(y_ptr + offs_m[:, None] * N + offs_n[None, :], acc.to(y_ptr.dtype.element_ty), mask=mask)
+    else:
+        tl.store(out_ptr + (pid_k * M + offs_m[:, None]) * N + offs_n[None, :], acc, mask=mask)
+        if LAST:
+            tile = pid_m * tl.num_programs(1) + pid_n
+            tl.debug_barrier()  # every thread's partial stored before the counter moves
+            if tl.atomic_add(cnt_ptr + tile, 1, sem="acq_rel", scope="gpu") == SPLIT_K - 1:
+                total = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+                for s in tl.static_range(SPLIT_K):  # read through L2: other SMs wrote these
+                    part = out_ptr + (s * M + offs_m[:, None]) * N + offs_n[None, :]
+                    total += tl.load(part, mask=mask, other=0.0, cache_modifier=".cg")
+                tl.store(y_ptr + offs_m[:, None] * N + offs_n[None, :], total.to(y_ptr.dtype.element_ty), mask=mask)
+                tl.store(cnt_ptr + tile, 0)
+
+
+@triton.jit
+def _splitk_sum(ws_ptr, y_ptr, MN, SPLIT_K: tl.constexpr, BLOCK: tl.constexpr, GDC: tl.constexpr):
+    """y = the sum of the SPLIT_K float32 partials, cast to y's dtype (GDC: launched early, waits for them)."""
+    if GDC:
+        tl.extra.cuda.gdc_wait()
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < MN
+    acc = tl.zeros((BLOCK,), dtype=tl.float32)
+    for s in tl.static_range(SPLIT_K):
+        acc += tl.load(ws_ptr + s * MN + offs, mask=mask, other=0.0)
+    tl.store(y_ptr + offs, acc.to(y_ptr.dtype.element_ty), mask=mask)
+
+@triton.jit
+def _swiglu(gu_ptr, h_ptr, N, BLOCK: tl.constexpr):
+    """h[m] = silu(gu[m, :N]) * gu[m, N:], one row and BLOCK columns per program."""
+    row = tl.program_id(0)
+    offs = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < N
+    g = tl.load(gu_ptr + row * 2 * N + offs, mask=mask, other=0.0).to(tl.float32)
+    u = tl.load(gu_ptr + row * 2 * N + N + offs, mask=mask, other=0.0).to(tl.float32)
+    tl.store(h_ptr + row * N + offs, (g / (1.0 + tl.exp(-g)) * u).to(h_ptr.dtype.element_ty), mask=mask)
+
+FMA_MAX_M = 0  # M <= this: CUDA-core GEMV (0: never)
+SMALL_MAX_M = 64  # M <= this: tensor-core weight streaming; above: compute-bound GEMMs
+SMALL_DOWN_PDL = 1  # 1: the small path's kernels chained by programmatic dependent launch
+
+
+class _StreamingMLP(Model):
+    """The reference's Model (same constructor, same state dict) with a Triton forward."""
+
+    _prepared = False
+
+    def prepare(self):
+        """The weights as the kernels read them, taken once after the state dict is loaded (untimed)."""
+        self._wg = self.gate_proj.weight.contiguous()
+        self._wu = self.up_proj.weight.contiguous()
+        self._wd = self.down_proj.weight.contiguous()
+        # [gate; up] as one [2N, K] matrix: one cuBLAS GEMM computes both
+        self._wgu = torch.cat([self._wg, self._wu]).contiguous()
+        # programmatic dependent launch needs Hopper or later (elsewhere the kernels run plainly one after another)
+        self._pdl = (bool(SMALL_DOWN_PDL) and self._wd.is_cuda
+                     and torch.cuda.get_device_capability(self._wd.device)[0] >= 9)
+        # the down kernel's tile counters (LAST: the last program of a tile sums it); its last program zeroes them
+        self._tile_counts = torch.zeros(4096, device=self._wd.device, dtype=torch.int32)
+        self._prepared = True
+
+    def forward(self, x):
+        if not self._prepared:
+            self.prepare()
+        a = x.reshape(-1, x.shape[-1]).contiguous()
+        M = a.shape[0]
+        if M <= SMALL_MAX_M:
+            y = self._small(a)
+        else:
+            y = self._large(a)
+        return y.reshape(*x.shape[:-1], y.shape[-1])
+
+    def _small(self, a):
+        """Small M: tensor-core streaming of gate and up (split over K: 1) with the SwiGLU epilogue
+        (or float32 partials that the down kernel finishes), then the split-K down."""
+        M, K = a.shape
+        N = self._wg.shape[0]
+        bm = max(16, min(triton.next_power_of_2(M), 128))
+        h = torch.empty((M, N), device=a.device, dtype=a.dtype)  # SwiGLU output
+        grid = (triton.cdiv(M, bm), triton.cdiv(N, 64), 1)
+        _gateup_stream[grid](a, self._wg, self._wu, h, M, N, K, BLOCK_M=bm, BLOCK_N=64,
+                             BLOCK_K=64, SPLIT_K=1, USE_DOT=True,
+                             EVEN_K=K % (1 * 64) == 0, GDC=self._pdl,
+                             num_warps=8, num_stages=5)
+        bm = max(16, min(triton.next_power_of_2(M), 64))
+        return self._down(h, M, 0, bm, True, 64, 128, 4,
+                          8, 3, False, self._pdl)
+
+    def _down(self, h, M, h_parts, bm, use_dot, block_n, block_k, split_k, num_warps, num_stages, last, pdl):
+        """The down projection for small M, split over its K so that every SM streams weights; the partials
+        summed by the last program of each tile (`last`) or by a third kernel; `pdl`: launched early."""
+        N, K = self._wd.shape
+        y = torch.empty((M, N), device=h.device, dtype=self._wd.dtype)
+        out = y if split_k == 1 else torch.empty((split_k, M, N), device=h.device, dtype=torch.float32)
+        grid = (triton.cdiv(M, bm), triton.cdiv(N, block_n), split_k)
+        last = last and split_k > 1 and grid[0] * grid[1] <= self._tile_counts.numel()
+        _down_stream[grid](h, self._wd, out, y, self._tile_counts, M, N, K, H_PARTS=h_parts, BLOCK_M=bm,
+                           BLOCK_N=block_n, BLOCK_K=block_k, SPLIT_K=split_k, USE_DOT=use_dot,
+                           EVEN_K=K % (split_k * block_k) == 0, LAST=last, GDC=pdl,
+                           num_warps=num_warps, num_stages=num_stages, launch_pdl=pdl)
+        if split_k > 1 and not last:
+            _splitk_sum[(triton.cdiv(M * N, 1024),)](out, y, M * N, SPLIT_K=split_k, BLOCK=1024, GDC=pdl,
+                                                     launch_pdl=pdl)
+        return y
+
+    def _large(self, a):
+        """Large M, compute bound: gate-up by cublas, down by cublas."""
+        M, K = a.shape
+        N = self._wg.shape[0]
+        gu = torch.mm(a, self._wgu.t())  # cuBLAS: gate and up in one GEMM
+        h = torch.empty((M, N), device=a.device, dtype=a.dtype)
+        _swiglu[(M, triton.cdiv(N, 1024))](gu, h, N, BLOCK=1024)
+        return torch.mm(h, self._wd.t())  # cuBLAS: the fastest down GEMM at large M
+
+
+CUDA_SOURCE = r"""
+#define MAX_M 1
+#define ROWS 4
+#define WARPS 16
+#define GU_KW 1
+#define DOWN_KW 4
+#define UNROLL 2
+#define LOAD(ptr) __ldg(ptr)
+#define HIDDEN8 512
+#define BLOCKS_PER_SM 1
+// Small-M gated MLP in CUDA C: h = silu(x Wg^T) * (x Wu^T), then y = h Wd^T, for bf16 weights in nn.Linear's
+// [out, in] layout (K contiguous). A block of WARPS warps owns ROWS * WARPS / KW output rows: KW warps share
+// each group of ROWS rows and split its K between them (interleaved 512-byte pieces, so the block reads one
+// contiguous stretch of each row per step), their partial sums meeting in shared memory. Each lane reads 16
+// bytes (a uint4, 8 bf16) of every row per step, UNROLL steps ahead, so many loads are in flight; a warp-shuffle
+// sum finishes each warp's part. KW > 1 gives a short matrix (the down projection: 4096 rows of 28 KB) enough
+// warps to keep every SM's loads in flight.
+// fused_mlp does both in one pass (no second launch, no gap between kernels): a persistent grid in which each
+// block takes a contiguous range of h's rows, CHUNK = ROWS * WARPS rows at a time; its warps compute the chunk's
+// h values as above into shared memory, then the whole block multiplies them into the matching rows of Wd^T
+// ([N, K], transposed once in prepare(), so the rows are contiguous), each thread owning VPT 16-byte column
+// groups of y in float32 registers. At the end every block adds its y into a float32 accumulator (vector
+// reductions in L2), and the last block to finish (a ticket counter) casts it to bf16 and zeroes accumulator and
+// counter for the next call.
+// Set by the template before this text: MAX_M (tokens at most), ROWS, WARPS, GU_KW and DOWN_KW (the KW of each
+// kernel), UNROLL, LOAD (a 16-byte load), K8 (the hidden size in 16-byte groups), BLOCKS_PER_SM.
+// bf16 is handled as raw 16-bit words (no cuda_bf16.h needed, so NVRTC and nvcc both compile it as is).
+
+typedef unsigned short bf16_t;
+
+__device__ __forceinline__ float lo_bf16(unsigned int v) { return __uint_as_float(v << 16); }
+__device__ __forceinline__ float hi_bf16(unsigned int v) { return __uint_as_float(v & 0xffff0000u); }
+
+__device__ __forceinline__ float dot8(uint4 w, uint4 x, float acc) {
+    acc = fmaf(lo_bf16(w.x), lo_bf16(x.x), acc);
+    acc = fmaf(hi_bf16(w.x), hi_bf16(x.x), acc);
+    acc = fmaf(lo_bf16(w.y), lo_bf16(x.y), acc);
+    acc = fmaf(hi_bf16(w.y), hi_bf16(x.y), acc);
+    acc = fmaf(lo_bf16(w.z), lo_bf16(x.z), acc);
+    acc = fmaf(hi_bf16(w.z), hi_bf16(x.z), acc);
+    acc = fmaf(lo_bf16(w.w), lo_bf16(x.w), acc);
+    acc = fmaf(hi_bf16(w.w), hi_bf16(x.w), acc);
+    return acc;
+}
+
+__device__ __forceinline__ bf16_t to_bf16(float f) {  // round to nearest even; NaN stays NaN
+    unsigned int u = __float_as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (bf16_t)((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (bf16_t)(u >> 16);
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+    return v;
+}
+
+// The dot products of rows row0 .. row0 + ROWS - 1 of wa (and wb) with the M rows of x over this warp's share of K
+// (kw of KW interleaved 512-byte pieces), summed over the warp: every lane ends with the warp's sums.
+template <bool GATED, int KW>
+__device__ __forceinline__ void dot_rows(const uint4* __restrict__ x, const uint4* __restrict__ wa,
+                                         const uint4* __restrict__ wb, int row0, int kw, int M, int N, int K8,
+                                         float (&acc_a)[ROWS][MAX_M], float (&acc_b)[ROWS][MAX_M]) {
+    const int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r)
+#pragma unroll
+        for (int m = 0; m < MAX_M; ++m) { acc_a[r][m] = 0.f; acc_b[r][m] = 0.f; }
+
+    for (int k = kw * 32 + lane; k < K8; k += 32 * KW * UNROLL) {
+        const uint4 zero = {0u, 0u, 0u, 0u};
+        uint4 va[UNROLL][ROWS];
+        uint4 vb[UNROLL][ROWS];
+#pragma unroll
+        for (int u = 0; u < UNROLL; ++u)  // issue every load of this step before any arithmetic
+#pragma unroll
+            for (int r = 0; r < ROWS; ++r) {
+                const int kk = k + u * 32 * KW;
+                const bool ok = kk < K8 && row0 + r < N;
+                const size_t at = (size_t)(row0 + r) * K8 + kk;
+                va[u][r] = ok ? LOAD(wa + at) : zero;
+                if (GATED) vb[u][r] = ok ? LOAD(wb + at) : zero;
+            }
+#pragma unroll
+        for (int u = 0; u < UNROLL; ++u) {
+            const int kk = k + u * 32 * KW;
+            if (kk >= K8) break;
+#pragma unroll
+            for (int m = 0; m < MAX_M; ++m) {
+                if (m >= M) break;
+                const uint4 xv = __ldg(x + (size_t)m * K8 + kk);
+#pragma unroll
+                for (int r = 0; r < ROWS; ++r) {
+                    acc_a[r][m] = dot8(va[u][r], xv, acc_a[r][m]);
+                    if (GATED) acc_b[r][m] = dot8(vb[u][r], xv, acc_b[r][m]);
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r)
+#pragma unroll
+        for (int m = 0; m < MAX_M; ++m) {
+            acc_a[r][m] = warp_sum(acc_a[r][m]);
+            if (GATED) acc_b[r][m] = warp_sum(acc_b[r][m]);
+        }
+}
+
+// GATED: two weight matrices (gate, up) and a SwiGLU epilogue; otherwise one matrix and a plain store.
+template <bool GATED, int KW>
+__device__ __forceinline__ void gemv_rows(const uint4* __restrict__ x, const uint4* __restrict__ wa,
+                                          const uint4* __restrict__ wb, bf16_t* __restrict__ out,
+                                          int M, int N, int K8) {
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int kw = warp % KW;  // this warp's share of K
+    const int row0 = (blockIdx.x * (WARPS / KW) + warp / KW) * ROWS;
+    float acc_a[ROWS][MAX_M];
+    float acc_b[ROWS][MAX_M];
+    dot_rows<GATED, KW>(x, wa, wb, row0, kw, M, N, K8, acc_a, acc_b);
+    if (KW > 1) {  // the KW warps of a row group add their parts in shared memory
+        __shared__ float part_a[WARPS][ROWS][MAX_M];
+        __shared__ float part_b[WARPS][ROWS][MAX_M];
+        if (lane == 0)
+#pragma unroll
+            for (int r = 0; r < ROWS; ++r)
+#pragma unroll
+                for (int m = 0; m < MAX_M; ++m) {
+                    part_a[warp][r][m] = acc_a[r][m];
+                    if (GATED) part_b[warp][r][m] = acc_b[r][m];
+                }
+        __syncthreads();
+        if (kw != 0) return;
+#pragma unroll
+        for (int r = 0; r < ROWS; ++r)
+#pragma unroll
+            for (int m = 0; m < MAX_M; ++m)
+#pragma unroll
+                for (int j = 1; j < KW; ++j) {
+                    acc_a[r][m] += part_a[warp + j][r][m];
+                    if (GATED) acc_b[r][m] += part_b[warp + j][r][m];
+                }
+    }
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r)
+#pragma unroll
+        for (int m = 0; m < MAX_M; ++m) {
+            const float a = acc_a[r][m];
+            const float b = acc_b[r][m];
+            if (lane == 0 && m < M && row0 + r < N)
+                out[(size_t)m * N + row0 + r] = to_bf16(GATED ? a / (1.f + __expf(-a)) * b : a);
+        }
+}
+
+extern "C" __global__ void __launch_bounds__(WARPS * 32)
+gateup_swiglu(const uint4* __restrict__ x, const uint4* __restrict__ wg, const uint4* __restrict__ wu,
+              bf16_t* __restrict__ h, int M, int N, int K8) {
+    gemv_rows<true, GU_KW>(x, wg, wu, h, M, N, K8);
+}
+
+extern "C" __global__ void __launch_bounds__(WARPS * 32)
+down_gemv(const uint4* __restrict__ h, const uint4* __restrict__ wd, bf16_t* __restrict__ y,
+          int M, int N, int K8) {
+    gemv_rows<false, DOWN_KW>(h, wd, wd, y, M, N, K8);
+}
+
+__device__ __forceinline__ void red_add4(float* at, float a, float b, float c, float d) {  // one 16-byte reduction
+    asm volatile("red.global.add.v4.f32 [%0], {%1, %2, %3, %4};" :: "l"(at), "f"(a), "f"(b), "f"(c), "f"(d)
+                 : "memory");
+}
+
+extern "C" __global__ void __launch_bounds__(WARPS * 32, BLOCKS_PER_SM)
+fused_mlp(const uint4* __restrict__ x, const uint4* __restrict__ wg, const uint4* __restrict__ wu,
+          const uint4* __restrict__ wdt, float* __restrict__ y32, unsigned int* __restrict__ ticket,
+          bf16_t* __restrict__ y, int M, int N) {
+    constexpr int THREADS = WARPS * 32;
+    constexpr int CHUNK = ROWS * WARPS;               // rows of h a block computes, then multiplies, at a time
+    constexpr int VPT = HIDDEN8 / THREADS;            // 16-byte column groups of y each thread owns
+    constexpr int BATCH = VPT >= 8 ? 1 : 8 / VPT;     // rows of Wd^T whose loads are issued together
+    static_assert(HIDDEN8 % THREADS == 0 && CHUNK % BATCH == 0, "the template prunes such points");
+    __shared__ float h_s[2][CHUNK][MAX_M];           // double-buffered: one barrier a chunk
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int chunks = (N + CHUNK - 1) / CHUNK;
+    const int first = (int)((long long)blockIdx.x * chunks / gridDim.x);
+    const int last = (int)((long long)(blockIdx.x + 1) * chunks / gridDim.x);
+    float acc[VPT][8][MAX_M];
+#pragma unroll
+    for (int j = 0; j < VPT; ++j)
+#pragma unroll
+        for (int e = 0; e < 8; ++e)
+#pragma unroll
+            for (int m = 0; m < MAX_M; ++m) acc[j][e][m] = 0.f;
+
+    int buf = 0;
+    for (int c = first; c < last; ++c, buf ^= 1) {
+        const int n0 = c * CHUNK;
+        float g[ROWS][MAX_M], u[ROWS][MAX_M];
+        dot_rows<true, 1>(x, wg, wu, n0 + warp * ROWS, 0, M, N, HIDDEN8, g, u);
+        if (lane == 0)
+#pragma unroll
+            for (int r = 0; r < ROWS; ++r)
+#pragma unroll
+                for (int m = 0; m < MAX_M; ++m)
+                    h_s[buf][warp * ROWS + r][m] = g[r][m] / (1.f + __expf(-g[r][m])) * u[r][m];
+        __syncthreads();
+#pragma unroll 1
+        for (int r0 = 0; r0 < CHUNK; r0 += BATCH) {
+            const uint4 zero = {0u, 0u, 0u, 0u};
+            uint4 w[BATCH][VPT];
+#pragma unroll
+            for (int b = 0; b < BATCH; ++b)
+#pragma unroll
+                for (int j = 0; j < VPT; ++j)
+                    w[b][j] = n0 + r0 + b < N
+                        ? LOAD(wdt + (size_t)(n0 + r0 + b) * HIDDEN8 + threadIdx.x + j * THREADS) : zero;
+#pragma unroll
+            for (int b = 0; b < BATCH; ++b)
+#pragma unroll
+                for (int m = 0; m < MAX_M; ++m) {
+                    if (m >= M) break;
+                    const float h = h_s[buf][r0 + b][m];
+#pragma unroll
+                    for (int j = 0; j < VPT; ++j) {
+                        const unsigned int v[4] = {w[b][j].x, w[b][j].y, w[b][j].z, w[b][j].w};
+#pragma unroll
+                        for (int q = 0; q < 4; ++q) {
+                            acc[j][2 * q][m] = fmaf(h, lo_bf16(v[q]), acc[j][2 * q][m]);
+                            acc[j][2 * q + 1][m] = fmaf(h, hi_bf16(v[q]), acc[j][2 * q + 1][m]);
+                        }
+                    }
+                }
+        }
+    }
+    // this block's share of y into the float32 accumulator, then the last block casts and clears it
+#pragma unroll
+    for (int m = 0; m < MAX_M; ++m) {
+        if (m >= M) break;
+#pragma unroll
+        for (int j = 0; j < VPT; ++j) {
+            float* at = y32 + (size_t)m * HIDDEN8 * 8 + (size_t)(threadIdx.x + j * THREADS) * 8;
+            red_add4(at, acc[j][0][m], acc[j][1][m], acc[j][2][m], acc[j][3][m]);
+            red_add4(at + 4, acc[j][4][m], acc[j][5][m], acc[j][6][m], acc[j][7][m]);
+        }
+    }
+    __threadfence();
+    __syncthreads();
+    __shared__ bool is_last;
+    if (threadIdx.x == 0) is_last = atomicAdd(ticket, 1u) == gridDim.x - 1;
+    __syncthreads();
+    if (!is_last) return;
+    __threadfence();
+    const float4 zero4 = {0.f, 0.f, 0.f, 0.f};
+    for (int i = threadIdx.x; i < M * HIDDEN8 * 2; i += THREADS) {  // float4 groups of y
+        const float4 v = __ldcg(reinterpret_cast<const float4*>(y32) + i);
+        __stcg(reinterpret_cast<float4*>(y32) + i, zero4);
+        const unsigned int lo = (unsigned int)to_bf16(v.x) | ((unsigned int)to_bf16(v.y) << 16);
+        const unsigned int hi = (unsigned int)to_bf16(v.z) | ((unsigned int)to_bf16(v.w) << 16);
+        reinterpret_cast<uint2*>(y)[i] = make_uint2(lo, hi);
+    }
+    if (threadIdx.x == 0) *ticket = 0u;
+}
+"""
+MAX_M = 1  # M <= this: the CUDA C kernels; above: the gated-MLP paths of _StreamingMLP
+CHUNK = 4 * 16  # rows of h a block computes and multiplies into Wd^T at a time
+
+
+class _Kernels(_StreamingMLP):
+    """The reference's Model (same constructor, same state dict) with one fused CUDA C kernel for tiny M.
+    Its float32 accumulator and ticket counter belong to the model: calls on one stream (as here) only."""
+
+    def prepare(self):
+        """The streaming paths' weights, Wd^T (each h row's down weights contiguous), the zeroed accumulator
+        and counter that the kernel's last block leaves zeroed again, and the kernel compiled, untimed."""
+        super().prepare()
+        self._wdt = self._wd.t().contiguous()
+        N, K = self._wdt.shape
+        self._y32 = torch.zeros((MAX_M, K), device=self._wd.device, dtype=torch.float32)
+        self._ticket = torch.zeros(1, device=self._wd.device, dtype=torch.int32)
+        sms = torch.cuda.get_device_properties(self._wd.device).multi_processor_count
+        self._grid = min(sms * 1, (N + CHUNK - 1) // CHUNK)
+        self._fused = cupy.RawModule(code=CUDA_SOURCE).get_function("fused_mlp")
+        self._fixed = tuple(cupy.uint64(t.data_ptr()) for t in (self._wg, self._wu, self._wdt, self._y32,
+                                                               self._ticket))  # boxed once
+        self._rows = cupy.int32(N)
+
+    def _launch(self, a, y, M, K, stream):
+        wg, wu, wdt, y32, ticket = self._fixed
+        self._fused((self._grid,), (512,),
+                    (cupy.uint64(a.data_ptr()), wg, wu, wdt, y32, ticket, cupy.uint64(y.data_ptr()), cupy.int32(M),
+                     self._rows), stream=stream)
+
+
+class ModelNew(_Kernels):
+    def forward(self, x):
+        if not self._prepared:
+            self.prepare()
+        a = x.reshape(-1, x.shape[-1]).contiguous()
+        M, K = a.shape
+        if M > MAX_M:
+            return super().forward(x)
+        y = torch.empty((M, K), device=a.device, dtype=a.dtype)
+        # launched on torch's current stream, so the work is ordered (and timed) with torch's
+        self._launch(a, y, M, K, cupy.cuda.ExternalStream(torch.cuda.current_stream().cuda_stream))
+        return y.reshape(*x.shape[:-1], K)
