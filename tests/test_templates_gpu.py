@@ -20,7 +20,8 @@ PROBLEM = "llama3-8b-ffn"
 ALL_M = [1, 16, 64, 128, 1024, 4096]
 # the shapes that reach each group's kernels (the tiny groups are run with fma_max_m = 4; gemv: M=16 is cuBLAS's)
 SHAPES_OF_GROUP = {"dispatch": ALL_M, "tiny_gateup": [1], "tiny_down": [1], "small_gateup": [1, 16, 64, 128],
-                   "small_down": [1, 16, 64, 128], "large": [1024, 4096], "gemv": [1, 4, 16]}
+                   "small_down": [1, 16, 64, 128], "small_launch": [1, 16, 64, 128], "large": [1024, 4096],
+                   "gemv": [1, 4, 16]}
 _WORKER: dict = {}
 
 
@@ -52,7 +53,9 @@ def _init_worker():
 
 
 def _run_points(template: str, jobs: list[tuple[dict, list[int]]]) -> list[str]:
-    """Build, prepare and run each point at its shapes; the failures as sentences."""
+    """Build, prepare and run each point at its shapes; the failures as sentences. Each output is checked after
+    the next call too (on another input), so a point whose result lives in a buffer the next call overwrites (the
+    CUDA-graph launch mode keeps its output buffer) fails."""
     import torch
 
     problem = get_problem(PROBLEM)
@@ -70,10 +73,12 @@ def _run_points(template: str, jobs: list[tuple[dict, list[int]]]) -> list[str]:
                 x, want = _WORKER["cases"][m]
                 with torch.no_grad():
                     got = new(x)
+                    new(2 * x)
                 torch.cuda.synchronize()
                 err = ((got.double() - want).norm() / want.norm()).item()
                 if not (got.dtype == torch.bfloat16 and err <= problem.tolerance("cuda")):
-                    failures.append(f"{template} {params} at M={m}: relative error {err:.3g}, dtype {got.dtype}")
+                    failures.append(f"{template} {params} at M={m}: relative error {err:.3g} (checked after the"
+                                    f" next call), dtype {got.dtype}")
             del new
         except Exception as exc:  # reported with the point that failed
             failures.append(f"{template} {params}: {type(exc).__name__}: {str(exc)[:500]}")
