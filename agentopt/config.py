@@ -87,7 +87,7 @@ class HarvestConfig(BaseModel):
     repeats: int = 2  # re-verification: each winner is evaluated this many times; the slowest timing counts
     min_speedup: float = 1.0  # a kernel serves a shape only where it is at least this much faster than eager
     keep_fraction: float = 0.98  # the kernel set: within this fraction of the best kernel on every shape
-    bench_reps: int = 50  # `agentopt library bench`: timed calls per shape and side (after 10 warm-up calls)
+    bench_reps: int = 50  # `agentopt library bench` on the CPU: timed calls per shape and side (after 10 warm-up)
 
 
 class TemplateConfig(BaseModel):
