@@ -33,7 +33,7 @@ def _hardware():
 
 
 def _init_worker():
-    """Per process: the bf16 weights and, per shape, the input and the float32 reference output."""
+    """Per process: the bf16 weights and, per shape, two inputs and their float32 reference outputs."""
     import torch
 
     problem = get_problem(PROBLEM)
@@ -45,17 +45,18 @@ def _init_worker():
     _WORKER["cases"] = {}
     for m in sorted({*ALL_M, *SHAPES_OF_GROUP["gemv"]}):
         torch.manual_seed(m)
-        x = torch.randn(m, mod.HIDDEN, device="cuda").to(torch.bfloat16)
+        xs = [torch.randn(m, mod.HIDDEN, device="cuda").to(torch.bfloat16) for _ in range(2)]
         with torch.no_grad():
-            _WORKER["cases"][m] = (x, ref(x.float()).double())
+            _WORKER["cases"][m] = [(x, ref(x.float()).double()) for x in xs]
     del ref
     torch.cuda.empty_cache()
 
 
 def _run_points(template: str, jobs: list[tuple[dict, list[int]]]) -> list[str]:
-    """Build, prepare and run each point at its shapes; the failures as sentences. Each output is checked after
-    the next call too (on another input), so a point whose result lives in a buffer the next call overwrites (the
-    CUDA-graph launch mode keeps its output buffer) fails."""
+    """Build, prepare and run each point at its shapes, two calls on two inputs; the failures as sentences. The
+    first output is checked after the second call, so a point whose result lives in a buffer the next call
+    overwrites fails, and the second is checked too, so one that replays stale work (the CUDA-graph launch mode
+    captures its first call) fails."""
     import torch
 
     problem = get_problem(PROBLEM)
@@ -70,15 +71,15 @@ def _run_points(template: str, jobs: list[tuple[dict, list[int]]]) -> list[str]:
             new.load_state_dict(_WORKER["state"], strict=True)
             new.prepare()
             for m in shapes:
-                x, want = _WORKER["cases"][m]
+                cases = _WORKER["cases"][m]
                 with torch.no_grad():
-                    got = new(x)
-                    new(2 * x)
+                    outs = [new(x) for x, _ in cases]
                 torch.cuda.synchronize()
-                err = ((got.double() - want).norm() / want.norm()).item()
-                if not (got.dtype == torch.bfloat16 and err <= problem.tolerance("cuda")):
-                    failures.append(f"{template} {params} at M={m}: relative error {err:.3g} (checked after the"
-                                    f" next call), dtype {got.dtype}")
+                for call, (got, (_, want)) in enumerate(zip(outs, cases), 1):
+                    err = ((got.double() - want).norm() / want.norm()).item()
+                    if not (got.dtype == torch.bfloat16 and err <= problem.tolerance("cuda")):
+                        failures.append(f"{template} {params} at M={m}, call {call} of 2: relative error {err:.3g},"
+                                        f" dtype {got.dtype}")
             del new
         except Exception as exc:  # reported with the point that failed
             failures.append(f"{template} {params}: {type(exc).__name__}: {str(exc)[:500]}")

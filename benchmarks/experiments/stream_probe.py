@@ -9,9 +9,11 @@ changes win them back?
   3. gate-up and down tiles beyond the template's space (sampled), and the down kernel's BLOCK_M up to 128 so that
      M=128 reads W_down once.
 
-Per M in (1, 16, 64, 128): eager; the template's current small-M path (its SEED tiles) and its three kernels
-alone; cuBLAS's gate-up GEMM and down GEMM alone; the changes one at a time; then sampled tiles. Every composite
-is checked against eager's output. Writes benchmarks/results/<gpu>-stream-probe.json; prints a table last.
+Per M in (1, 16, 64, 128): eager; the template's small-M path at its SEED tiles without either change, and its
+three kernels alone; cuBLAS's gate-up GEMM and down GEMM alone; the changes one at a time; then sampled tiles. Every
+composite is checked against eager's output. Writes benchmarks/results/<gpu>-stream-probe.json; prints a table last.
+Both changes are now the template's (`small_down_reduce`, `small_down_pdl`), and the probe runs its kernels; the
+committed result was measured with the probe's own first copies of those kernels (the same algorithm).
 
     python3 benchmarks/experiments/stream_probe.py [--samples 12] [--ms 1,16,64,128]
 """
@@ -26,7 +28,6 @@ from pathlib import Path
 
 import torch
 import triton
-import triton.language as tl
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -38,69 +39,6 @@ from kernels.templates import gated_mlp_kernels as KS  # noqa: E402
 
 H, I = 4096, 14336
 SMEM = 232448  # bytes of shared memory a block may take on sm_90
-
-
-@triton.jit
-def gateup(x_ptr, wg_ptr, wu_ptr, h_ptr, M, N, K, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-           BLOCK_K: tl.constexpr, GDC: tl.constexpr):
-    """The template's gate-up streaming kernel (SPLIT_K 1, tensor cores), optionally letting the next kernel's
-    programs launch at once (GDC)."""
-    if GDC:
-        tl.extra.cuda.gdc_launch_dependents()
-    pid_m = tl.program_id(0)
-    pid_n = tl.program_id(1)
-    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
-    mask_m = offs_m < M
-    acc_g = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
-    acc_u = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
-    for k0 in range(0, K, BLOCK_K):
-        offs_k = k0 + tl.arange(0, BLOCK_K)
-        x = tl.load(x_ptr + offs_m[:, None] * K + offs_k[None, :], mask=mask_m[:, None], other=0.0)
-        wg = tl.load(wg_ptr + offs_n[:, None] * K + offs_k[None, :])
-        wu = tl.load(wu_ptr + offs_n[:, None] * K + offs_k[None, :])
-        acc_g += tl.dot(x, tl.trans(wg))
-        acc_u += tl.dot(x, tl.trans(wu))
-    h = acc_g / (1.0 + tl.exp(-acc_g)) * acc_u
-    tl.store(h_ptr + offs_m[:, None] * N + offs_n[None, :], h.to(h_ptr.dtype.element_ty), mask=mask_m[:, None])
-
-
-@triton.jit
-def down_last(h_ptr, w_ptr, ws_ptr, cnt_ptr, y_ptr, M, N, K, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-              BLOCK_K: tl.constexpr, SPLIT_K: tl.constexpr, GDC: tl.constexpr):
-    """y = h W_down^T split over K; each program stores its float32 partial, and the last of a tile's SPLIT_K
-    programs (a counter per tile) sums them in a fixed order, stores y and zeroes the counter for the next call."""
-    if GDC:
-        tl.extra.cuda.gdc_wait()  # h is gate-up's output: wait for that grid's writes
-    pid_m = tl.program_id(0)
-    pid_n = tl.program_id(1)
-    pid_k = tl.program_id(2)
-    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
-    mask_m = offs_m < M
-    k_span = K // SPLIT_K
-    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
-    for k0 in range(pid_k * k_span, (pid_k + 1) * k_span, BLOCK_K):
-        offs_k = k0 + tl.arange(0, BLOCK_K)
-        h = tl.load(h_ptr + offs_m[:, None] * K + offs_k[None, :], mask=mask_m[:, None], other=0.0)
-        w = tl.load(w_ptr + offs_n[:, None] * K + offs_k[None, :])
-        acc += tl.dot(h, tl.trans(w))
-    mask = mask_m[:, None]
-    out = offs_m[:, None] * N + offs_n[None, :]
-    if SPLIT_K == 1:
-        tl.store(y_ptr + out, acc.to(y_ptr.dtype.element_ty), mask=mask)
-    else:
-        MN = M * N
-        tl.store(ws_ptr + pid_k * MN + out, acc, mask=mask)
-        tile = pid_m * tl.num_programs(1) + pid_n
-        tl.debug_barrier()  # every thread's partial stored before the counter moves
-        done = tl.atomic_add(cnt_ptr + tile, 1, sem="acq_rel", scope="gpu")
-        if done == SPLIT_K - 1:
-            total = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
-            for s in tl.static_range(SPLIT_K):
-                total += tl.load(ws_ptr + s * MN + out, mask=mask, other=0.0, cache_modifier=".cg")
-            tl.store(y_ptr + out, total.to(y_ptr.dtype.element_ty), mask=mask)
-            tl.store(cnt_ptr + tile, 0)
 
 
 def template_kernels():
@@ -133,7 +71,8 @@ def eager(w, x):
 
 
 def current(T, w, x, parts=None):
-    """The template's small path at its SEED tiles; `parts` picks the kernels to run (timing them alone)."""
+    """The template's small path at its SEED tiles, without PDL and with the third kernel summing the split-K
+    partials; `parts` picks the kernels to run (timing them alone)."""
     s = gated_mlp.SEED
     M = x.shape[0]
     bm = block_m(M, s["small_block_m"])
@@ -141,18 +80,19 @@ def current(T, w, x, parts=None):
     if parts is None or "gateup" in parts:
         T._gateup_stream[(triton.cdiv(M, bm), I // s["small_block_n"], 1)](
             x, w.wg, w.wu, h, M, I, H, BLOCK_M=bm, BLOCK_N=s["small_block_n"], BLOCK_K=s["small_block_k"],
-            SPLIT_K=1, USE_DOT=True, EVEN_K=True, num_warps=s["small_warps"], num_stages=s["small_stages"])
+            SPLIT_K=1, USE_DOT=True, EVEN_K=True, GDC=False, num_warps=s["small_warps"],
+            num_stages=s["small_stages"])
     split = s["small_down_split"]
     y = torch.empty((M, H), device="cuda", dtype=torch.bfloat16)
     ws = torch.empty((split, M, H), device="cuda", dtype=torch.float32)
     dbm = block_m(M, s["small_down_block_m"])
     if parts is None or "down" in parts:
         T._down_stream[(triton.cdiv(M, dbm), H // s["small_down_block_n"], split)](
-            h, w.wd, ws, M, H, I, H_PARTS=0, BLOCK_M=dbm, BLOCK_N=s["small_down_block_n"],
-            BLOCK_K=s["small_down_block_k"], SPLIT_K=split, USE_DOT=True, EVEN_K=True,
+            h, w.wd, ws, y, ws, M, H, I, H_PARTS=0, BLOCK_M=dbm, BLOCK_N=s["small_down_block_n"],  # ws: no counters
+            BLOCK_K=s["small_down_block_k"], SPLIT_K=split, USE_DOT=True, EVEN_K=True, LAST=False, GDC=False,
             num_warps=s["small_down_warps"], num_stages=s["small_down_stages"])
     if parts is None or "sum" in parts:
-        T._splitk_sum[(triton.cdiv(M * H, 1024),)](ws, y, M * H, SPLIT_K=split, BLOCK=1024)
+        T._splitk_sum[(triton.cdiv(M * H, 1024),)](ws, y, M * H, SPLIT_K=split, BLOCK=1024, GDC=False)
     return y
 
 
@@ -161,10 +101,11 @@ SEED_DN = {"bm": 64, "bn": 64, "bk": 128, "split": 4, "warps": 4, "stages": 3}
 
 
 class Fused:
-    """Gate-up then down_last, with or without PDL; buffers and counters kept across calls."""
+    """The template's gate-up then its down kernel with the last program summing the partials (LAST), with or
+    without PDL; buffers and counters kept across calls."""
 
-    def __init__(self, w, M, gu, dn, pdl):
-        self.w, self.M, self.gu, self.dn, self.pdl = w, M, gu, dn, pdl
+    def __init__(self, T, w, M, gu, dn, pdl):
+        self.T, self.w, self.M, self.gu, self.dn, self.pdl = T, w, M, gu, dn, pdl
         self.bm = block_m(M, 128)
         self.dbm = block_m(M, dn["bm"])
         self.grid_dn = (triton.cdiv(M, self.dbm), H // dn["bn"], dn["split"])
@@ -176,13 +117,14 @@ class Fused:
         h = torch.empty((M, I), device="cuda", dtype=torch.bfloat16)
         y = torch.empty((M, H), device="cuda", dtype=torch.bfloat16)
         if "gateup" in parts:
-            gateup[(triton.cdiv(M, self.bm), I // gu["bn"])](
-                x, w.wg, w.wu, h, M, I, H, BLOCK_M=self.bm, BLOCK_N=gu["bn"], BLOCK_K=gu["bk"], GDC=self.pdl,
-                num_warps=gu["warps"], num_stages=gu["stages"])
+            self.T._gateup_stream[(triton.cdiv(M, self.bm), I // gu["bn"], 1)](
+                x, w.wg, w.wu, h, M, I, H, BLOCK_M=self.bm, BLOCK_N=gu["bn"], BLOCK_K=gu["bk"], SPLIT_K=1,
+                USE_DOT=True, EVEN_K=True, GDC=self.pdl, num_warps=gu["warps"], num_stages=gu["stages"])
         if "down" in parts:
-            down_last[self.grid_dn](h, w.wd, self.ws, self.cnt, y, M, H, I, BLOCK_M=self.dbm, BLOCK_N=dn["bn"],
-                                    BLOCK_K=dn["bk"], SPLIT_K=dn["split"], GDC=self.pdl, num_warps=dn["warps"],
-                                    num_stages=dn["stages"], launch_pdl=self.pdl)
+            self.T._down_stream[self.grid_dn](
+                h, w.wd, self.ws, y, self.cnt, M, H, I, H_PARTS=0, BLOCK_M=self.dbm, BLOCK_N=dn["bn"],
+                BLOCK_K=dn["bk"], SPLIT_K=dn["split"], USE_DOT=True, EVEN_K=True, LAST=dn["split"] > 1,
+                GDC=self.pdl, num_warps=dn["warps"], num_stages=dn["stages"], launch_pdl=self.pdl)
         return y
 
 
@@ -239,14 +181,14 @@ def main():
              "cublas_down": bench_us(lambda: torch.mm(h, w.wd.T))}
         errs = {"current": rel_err(current(T, w, x), ref)}
         for name, gu, dn, pdl in [("last", SEED_GU, SEED_DN, False), ("last_pdl", SEED_GU, SEED_DN, True)]:
-            f = Fused(w, M, gu, dn, pdl)
+            f = Fused(T, w, M, gu, dn, pdl)
             errs[name] = rel_err(f(x), ref)
             t[name] = bench_us(lambda: f(x))
         print(f"M={M}: " + " ".join(f"{k} {v:.1f}" for k, v in t.items()), flush=True)
         # gate-up tiles alone, then down tiles behind the best gate-up, both with PDL
         gu_rows = []
         for c in [SEED_GU] + sample(gu_space, args.samples, lambda c: gu_fits(M, c), rng):
-            f = Fused(w, M, c, SEED_DN, True)
+            f = Fused(T, w, M, c, SEED_DN, True)
             try:
                 f(x)
                 gu_rows.append({**c, "us": bench_us(lambda: f(x, ("gateup",)), rounds=1)})
@@ -256,7 +198,7 @@ def main():
         gu = {k: best_gu[k] for k in SEED_GU}
         dn_rows = []
         for c in [SEED_DN, {**SEED_DN, "bm": 128}] + sample(dn_space, args.samples, lambda c: dn_fits(M, c), rng):
-            f = Fused(w, M, gu, c, True)
+            f = Fused(T, w, M, gu, c, True)
             try:
                 err = rel_err(f(x), ref)
                 dn_rows.append({**c, "us": bench_us(lambda: f(x), rounds=1), "rel_err": err})
@@ -265,7 +207,7 @@ def main():
         ok = [r for r in dn_rows if "us" in r and r["rel_err"] < 2e-2]
         best_dn = min(ok, key=lambda r: r["us"]) if ok else None
         if best_dn:
-            f = Fused(w, M, gu, {k: best_dn[k] for k in SEED_DN}, True)
+            f = Fused(T, w, M, gu, {k: best_dn[k] for k in SEED_DN}, True)
             errs["best"] = rel_err(f(x), ref)
             t["best"] = bench_us(lambda: f(x))
             t["eager_again"] = bench_us(lambda: eager(w, x))
