@@ -4,10 +4,12 @@
 #
 #   bash benchmarks/gpu_check.sh            # setup + GPU tests + evaluator benchmark + ffn/rmsnorm benchmarks
 #   bash benchmarks/gpu_check.sh tests      # only some stages (setup is implied);
-#                                           # stages: tests eval tune ffn run contention probe search
+#                                           # stages: tests eval tune ffn run contention probe fused bench search
 #   GPU_TESTS="tests/test_a.py tests/test_b.py" bash benchmarks/gpu_check.sh tests   # a subset of the GPU tests
+#   TEMPLATE_GROUPS=small_fused,small_launch ... tests   # tests/test_templates_gpu.py over those groups only
 #   RUN_MINUTES=3 bash benchmarks/gpu_check.sh run   # the search-speed benchmark with a shorter budget (default 4)
 #   PROBE_ARGS="--samples 8" bash benchmarks/gpu_check.sh probe   # benchmarks/experiments/stream_probe.py
+#   FUSED_ARGS="--samples 4" bash benchmarks/gpu_check.sh fused   # benchmarks/experiments/fused_probe.py
 #   RUN_ARGS="--jit-inside-lock --tag jit-inside" bash benchmarks/gpu_check.sh run   # options of run_speed.py
 #   SEARCH="llama3-8b-ffn:6 llama3-8b-rmsnorm:1.5" bash benchmarks/gpu_check.sh search   # agentopt run (minutes
 #        each) with the template coder, then agentopt harvest into kernels/library and agentopt library bench;
@@ -50,6 +52,8 @@ for s in $stages; do
     run) stage run python3 benchmarks/run_speed.py --minutes "${RUN_MINUTES:-4}" ${RUN_ARGS:-} ;;
     contention) stage contention python3 benchmarks/run_contention.py ;;
     probe) stage probe python3 benchmarks/experiments/stream_probe.py ${PROBE_ARGS:-} ;;
+    fused) stage fused python3 benchmarks/experiments/fused_probe.py ${FUSED_ARGS:-} ;;
+    bench) stage bench agentopt library bench --device cuda ;;
     search) for item in ${SEARCH:-llama3-8b-ffn:6}; do
               p=${item%%:*}; m=${item##*:}
               stage "run-$p" agentopt run --model "$p" --coder template --budget-minutes "$m" --runs-dir runs \
@@ -57,7 +61,7 @@ for s in $stages; do
               stage "harvest-$p" agentopt harvest "$(ls -td runs/*"$p"* | head -1)"
             done
             stage bench agentopt library bench --device cuda ;;
-    *) echo "unknown stage $s (tests eval tune ffn run contention probe search)"; exit 2 ;;
+    *) echo "unknown stage $s (tests eval tune ffn run contention probe fused bench search)"; exit 2 ;;
   esac
 done
 [ -n "${OUT:-}" ] && tar czf "$OUT/gpu_check.tgz" -C "$LOGDIR" . -C "$PWD" benchmarks/results kernels/library \

@@ -20,8 +20,14 @@ PROBLEM = "llama3-8b-ffn"
 ALL_M = [1, 16, 64, 128, 1024, 4096]
 # the shapes that reach each group's kernels (the tiny groups are run with fma_max_m = 4; gemv: M=16 is cuBLAS's)
 SHAPES_OF_GROUP = {"dispatch": ALL_M, "tiny_gateup": [1], "tiny_down": [1], "small_gateup": [1, 16, 64, 128],
-                   "small_down": [1, 16, 64, 128], "small_launch": [1, 16, 64, 128], "large": [1024, 4096],
+                   "small_down": [1, 16, 64, 128], "small_launch": [1, 16, 64, 128], "small_fused": [1, 16, 64, 128],
+                   "large": [1024, 4096],
                    "gemv": [1, 4, 16]}
+# groups whose kernels the SEED does not reach: the tiny path from M <= 4, the fused kernel switched on
+BASE_OF_GROUP = {"tiny_gateup": {"fma_max_m": 4}, "tiny_down": {"fma_max_m": 4},
+                 "small_fused": {"small_fused": 1}}
+# TEMPLATE_GROUPS=small_fused,small_launch: only those groups (a short GPU call after changing one kernel)
+ONLY_GROUPS = [g for g in os.environ.get("TEMPLATE_GROUPS", "").split(",") if g]
 _WORKER: dict = {}
 
 
@@ -95,7 +101,9 @@ def _jobs(template: str) -> list[tuple[dict, list[int]]]:
     hardware = _hardware()
     seen, jobs = set(), []
     for group, keys in t.GROUPS.items():
-        base = {**t.SEED, "fma_max_m": 4} if group.startswith("tiny") else t.SEED
+        if ONLY_GROUPS and group not in ONLY_GROUPS:
+            continue
+        base = {**t.SEED, **BASE_OF_GROUP.get(group, {})}
         for params in _group_points(template, group, base, keys):
             if t.prune(params, hardware, dims) is not None:
                 continue
@@ -107,9 +115,15 @@ def _jobs(template: str) -> list[tuple[dict, list[int]]]:
 
 
 def _group_points(template: str, group: str, base: dict, keys: list[str]) -> list[dict]:
-    """Every point of a group; for the CUDA C kernels (thousands of NVRTC compiles) each value of each parameter
-    once, two heavy corners, and nothing of the other groups (the gated-MLP template's paths, tested above)."""
+    """Every point of a group; for the fused kernel and the CUDA C kernels (thousands of compiles) each value of
+    each parameter once and a few corners, and for the CUDA C template nothing of the other groups (the
+    gated-MLP template's paths, tested above)."""
     t = TEMPLATES[template]
+    if template == "gated_mlp" and group == "small_fused":
+        corners = [{"fused_gu_bn": 64, "fused_gu_bk": 128, "fused_d_bn": 128, "fused_d_split": 16, "fused_occ": 4},
+                   {"fused_gu_bn": 16, "fused_gu_bk": 64, "fused_d_bn": 32, "fused_d_bk": 64, "fused_d_split": 4,
+                    "fused_occ": 1, "fused_warps": 8, "fused_stages": 2}]
+        return [{**base, k: v} for k in keys for v in t.SPACE[k]] + [{**base, **c} for c in corners]
     if template != "gemv_cuda":
         return [{**base, **sub} for sub in points({k: t.SPACE[k] for k in keys})]
     if group != "gemv":
@@ -122,6 +136,8 @@ def _group_points(template: str, group: str, base: dict, keys: list[str]) -> lis
 
 
 def _run_in_pool(template: str) -> tuple[int, list[str]]:
+    if ONLY_GROUPS and not set(ONLY_GROUPS) & set(TEMPLATES[template].GROUPS):
+        pytest.skip(f"TEMPLATE_GROUPS={','.join(ONLY_GROUPS)} names no parameter group of {template}")
     jobs = _jobs(template)
     workers = max(1, min(12, (os.cpu_count() or 2) - 2))
     chunks = [jobs[i::workers * 4] for i in range(workers * 4)]
@@ -132,7 +148,7 @@ def _run_in_pool(template: str) -> tuple[int, list[str]]:
 
 def test_whole_gated_mlp_space_compiles_and_is_right_at_the_gpu_shapes():
     count, failures = _run_in_pool("gated_mlp")
-    assert count > 100
+    assert count > (0 if ONLY_GROUPS else 100)
     assert not failures, f"{len(failures)} of {count} points failed:\n" + "\n".join(failures[:20])
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import gated_mlp_kernels as K
-from ._base import dtype_bytes, header, meta_model, reference_definitions, state_shapes
+from ._base import dtype_bytes, header, meta_model, next_pow2, reference_definitions, state_shapes
 from .gemm_epilogue import gemm_kernel
 
 NAME = "gated_mlp"
@@ -55,6 +55,16 @@ SPACE: dict[str, list] = {
     "small_down_pdl": [0, 1],
     # 1: the small path replayed from a CUDA graph captured once per M (one launch from the host, not three)
     "small_graph": [0, 1],
+    # 1: M <= 128 in one persistent launch (_ffn_fused): gate-up and down tiles taken from one queue
+    "small_fused": [0, 1],
+    "fused_gu_bn": [16, 32, 64],
+    "fused_gu_bk": [64, 128, 256],
+    "fused_d_bn": [32, 64, 128],
+    "fused_d_bk": [64, 128, 256],
+    "fused_d_split": [4, 8, 16],
+    "fused_occ": [1, 2, 3, 4],  # programs an SM in the persistent grid
+    "fused_warps": [4, 8],
+    "fused_stages": [2, 3, 4, 5],
     # large M: compute bound
     "large_gateup": ["triton", "cublas"],
     "large_down": ["cublas", "triton"],
@@ -65,19 +75,23 @@ SPACE: dict[str, list] = {
     "large_warps": [4, 8],
     "large_stages": [3, 4],
 }
-STRUCTURAL = ("fma_max_m", "small_max_m", "fma_gu_split", "small_gu_split", "small_down_reduce", "large_gateup",
-              "large_down")
+STRUCTURAL = ("fma_max_m", "small_max_m", "fma_gu_split", "small_gu_split", "small_down_reduce", "small_fused",
+              "large_gateup", "large_down")
 
 
 def _group(prefix: str) -> list[str]:
-    return [k for k in SPACE if k.startswith(prefix) and not k.endswith("_max_m") and k != "small_graph"
+    return [k for k in SPACE if k.startswith(prefix) and not k.endswith("_max_m") and k not in _LAUNCH
             and (("_down_" in k) == ("_down" in prefix))]
+
+
+_LAUNCH = ["small_graph", "small_fused"]
 
 
 # Parameter groups that can vary one at a time: each sets one kernel's configuration, or how the small path is
 # launched (tests vary them so).
 GROUPS = {"dispatch": ["fma_max_m", "small_max_m"], "tiny_gateup": _group("fma_"), "tiny_down": _group("fma_down_"),
-          "small_gateup": _group("small_"), "small_down": _group("small_down_"), "small_launch": ["small_graph"],
+          "small_gateup": _group("small_"), "small_down": _group("small_down_"), "small_launch": _LAUNCH,
+          "small_fused": [k for k in SPACE if k.startswith("fused_")],
           "large": _group("large_")}
 # The fastest point of a tuning run on an H200 (benchmarks/tune_templates.py, docs/PERF_NOTES.md); the coder
 # proposes it first. Tensor cores even at M=1 (BLOCK_M 16): gate-up tiles 64x64 (BLOCK_M 128 so that M=128 reads
@@ -93,7 +107,8 @@ SEED = {"fma_max_m": 0, "small_max_m": 64,
         "small_stages": 5,
         "small_down_block_m": 64, "small_down_block_n": 64, "small_down_block_k": 128, "small_down_split": 4,
         "small_down_warps": 4, "small_down_stages": 3, "small_down_reduce": "kernel", "small_down_pdl": 1,
-        "small_graph": 0,
+        "small_graph": 0, "small_fused": 0, "fused_gu_bn": 32, "fused_gu_bk": 128, "fused_d_bn": 64,
+        "fused_d_bk": 128, "fused_d_split": 8, "fused_occ": 2, "fused_warps": 8, "fused_stages": 3,
         "large_gateup": "cublas", "large_down": "cublas", "large_block_m": 128, "large_block_n": 128,
         "large_block_k": 64, "large_group_m": 8, "large_warps": 8, "large_stages": 3}
 
@@ -174,7 +189,7 @@ def prune(params: dict[str, Any], hardware, shapes: list[dict[str, int]]) -> str
             why = _check_stream(what, p, keys, bm, accs, n, k, d, cap, dot)
             if why:
                 return why
-        why = _check_parts(p, d, cap)
+        why = _check_parts(p, d, cap) or _check_fused(p, d, cap)
         if why:
             return why
         why = _prune_large(p, d, cap)
@@ -197,6 +212,35 @@ def _check_parts(p: dict[str, Any], d: dict[str, int], smem_cap: int) -> str | N
     regs = 2 * bm * bk // (32 * p["small_down_warps"])
     if regs > 128:
         return f"small down: summing the partials needs {regs} registers a thread (> 128)"
+    return None
+
+
+FUSED_MAX_M = 128  # the fused kernel holds all of M in one tile
+SYNC_INTS = 4096  # the model's int32 counters (tile counters; the fused kernel's queue and slice counters)
+
+
+def _check_fused(p: dict[str, Any], d: dict[str, int], smem_cap: int) -> str | None:
+    """The fused kernel at a shape it serves: one BLOCK_M tile of all M, gate-up and down tiles dividing the
+    sizes (no masks on the weights), D_SPLIT slices of INTER each made of whole gate-up tiles."""
+    if not p["small_fused"] or d["M"] > min(p["small_max_m"], FUSED_MAX_M) or d["M"] <= p["fma_max_m"]:
+        return None
+    bm = max(16, next_pow2(d["M"]))
+    gu_bn, gu_bk, d_bn, d_bk, split = (p[k] for k in ("fused_gu_bn", "fused_gu_bk", "fused_d_bn", "fused_d_bk",
+                                                      "fused_d_split"))
+    threads = 32 * p["fused_warps"]
+    smem = p["fused_stages"] * max((bm + 2 * gu_bn) * gu_bk, (bm + d_bn) * d_bk) * d["bytes"]
+    if smem > smem_cap:
+        return f"fused: shared memory {smem} B for {p['fused_stages']} stages of its tiles at M={d['M']} > {smem_cap} B"
+    if (2 * gu_bn + d_bn) * bm // threads > 32:
+        # both branches' accumulators live in one kernel: 4 warps at BLOCK_M 16 with gate-up 64 rows took 254
+        # registers, and BLOCK_M 128 spilled at every 4-warp point (H200, benchmarks/experiments/fused_probe.py)
+        return (f"fused: gate-up and down accumulators of {bm} rows ({2 * gu_bn} + {d_bn} columns) need too many"
+                f" registers a thread with {p['fused_warps']} warps")
+    if d["N"] % (split * d_bk) or (d["N"] // split) % gu_bn or d["K"] % gu_bk or d["K"] % d_bn:
+        return (f"fused: tiles {gu_bn}x{gu_bk} (gate-up), {d_bn}x{d_bk} in {split} slices (down) do not divide"
+                f" N={d['N']}, K={d['K']}")
+    if 2 + split + d["K"] // d_bn > SYNC_INTS:
+        return f"fused: {d['K'] // d_bn} down tiles need more counters than {SYNC_INTS}"
     return None
 
 
@@ -248,6 +292,17 @@ def body(params: dict[str, Any], problem, class_name: str = "ModelNew") -> str:
                               last=p["small_down_reduce"] == "last"), _DOWN, _large(p)]
     if p["small_graph"]:
         methods.append(_REPLAYED)
+    if p["small_fused"]:
+        kernels.append(K.FUSED)
+        methods.append(_FUSED.format(**p, sync_pad=next_pow2(2 + p["fused_d_split"]), FUSED_MAX_M=FUSED_MAX_M))
+    fused_tiles = fused_fits = ""
+    if p["small_fused"]:
+        fused_tiles = ("FUSED_GU_BN, FUSED_GU_BK, FUSED_D_BN, FUSED_D_BK, FUSED_D_SPLIT = "
+                       f"{p['fused_gu_bn']}, {p['fused_gu_bk']}, {p['fused_d_bn']}, {p['fused_d_bk']}, "
+                       f"{p['fused_d_split']}\n")
+        fused_fits = ("        K, N = self._wd.shape  # the fused kernel's tiles must divide the weights (no masks)\n"
+                      "        self._fused_fits = not (N % (FUSED_D_SPLIT * FUSED_D_BK) or K % FUSED_GU_BK\n"
+                      "                                or (N // FUSED_D_SPLIT) % FUSED_GU_BN or K % FUSED_D_BN)\n")
     concat = ("        # [gate; up] as one [2N, K] matrix: one cuBLAS GEMM computes both\n"
               "        self._wgu = torch.cat([self._wg, self._wu]).contiguous()\n"
               if p["large_gateup"] == "cublas" else "")
@@ -262,7 +317,8 @@ FMA_MAX_M = {p["fma_max_m"]}  # M <= this: CUDA-core GEMV (0: never)
 SMALL_MAX_M = {p["small_max_m"]}  # M <= this: tensor-core weight streaming; above: compute-bound GEMMs
 SMALL_DOWN_PDL = {p["small_down_pdl"]}  # 1: the small path's kernels chained by programmatic dependent launch
 SMALL_GRAPH = {p["small_graph"]}  # 1: the small path replayed from a CUDA graph captured once per M
-
+SMALL_FUSED = {p["small_fused"]}  # 1: M <= {FUSED_MAX_M} in one persistent launch (gate-up and down from one queue)
+{fused_tiles}
 
 class {class_name}(Model):
     """The reference's Model (same constructor, same state dict) with a Triton forward."""
@@ -278,8 +334,13 @@ class {class_name}(Model):
         self._pdl = (bool(SMALL_DOWN_PDL) and self._wd.is_cuda
                      and torch.cuda.get_device_capability(self._wd.device)[0] >= 9)
         # the down kernel's tile counters (LAST: the last program of a tile sums it); its last program zeroes them
-        self._tile_counts = torch.zeros(4096, device=self._wd.device, dtype=torch.int32)
-        self._graphs = {{}} if SMALL_GRAPH and self._wd.is_cuda else None  # M -> (x, y, graph), or None: failed
+        self._tile_counts = torch.zeros({SYNC_INTS}, device=self._wd.device, dtype=torch.int32)
+        # the fused kernel: its counters (left at zero by each launch), scratch per M, programs per SM
+        self._sync = torch.zeros({SYNC_INTS}, device=self._wd.device, dtype=torch.int32)
+        self._scratch = {{}}
+        self._sms = (torch.cuda.get_device_properties(self._wd.device).multi_processor_count
+                     if self._wd.is_cuda else 4)
+{fused_fits}        self._graphs = {{}} if SMALL_GRAPH and self._wd.is_cuda else None  # M -> (x, y, graph), or None: failed
         self._prepared = True
 
     def forward(self, x):
@@ -287,10 +348,14 @@ class {class_name}(Model):
             self.prepare()
         a = x.reshape(-1, x.shape[-1]).contiguous()
         M = a.shape[0]
-{dispatch}            y = self._small(a) if self._graphs is None else self._small_replayed(a)
+{dispatch}            y = self._small_path(a) if self._graphs is None else self._small_replayed(a)
         else:
             y = self._large(a)
         return y.reshape(*x.shape[:-1], y.shape[-1])
+
+    def _small_path(self, a):
+        """The fused kernel where its tiles divide the weights (they are not masked), else the separate kernels."""
+        return self._fused(a) if SMALL_FUSED and self._fused_fits and a.shape[0] <= {FUSED_MAX_M} else self._small(a)
 {"".join(methods)}'''
 
 
@@ -340,7 +405,7 @@ _REPLAYED = '''
             self._graphs[M] = self._capture(a) if len(self._graphs) < 64 else None
         held = self._graphs[M]
         if held is None:
-            return self._small(a)
+            return self._small_path(a)
         x, y, graph = held
         x.copy_(a)
         graph.replay()
@@ -348,14 +413,36 @@ _REPLAYED = '''
 
     def _capture(self, a):
         x = a.clone()
-        self._small(x)  # compiled and warmed up outside the capture
+        self._small_path(x)  # compiled and warmed up outside the capture
         graph = torch.cuda.CUDAGraph()
         try:
             with torch.cuda.graph(graph, capture_error_mode="thread_local"):
-                y = self._small(x)
+                y = self._small_path(x)
         except RuntimeError:
             return None
         return x, y, graph
+'''
+
+_FUSED = '''
+    def _fused(self, a):
+        """M <= {FUSED_MAX_M}: the whole FFN in one persistent launch (_ffn_fused), {fused_occ} programs an SM taking
+        gate-up tiles {fused_gu_bn}x{fused_gu_bk}, then down tiles {fused_d_bn}x{fused_d_bk} in {fused_d_split} slices of
+        the intermediate, from one queue. Its scratch (h, the down partials) is kept per M and its counters are the
+        model's: calls on one stream at a time."""
+        M, K = a.shape
+        N = self._wg.shape[0]
+        if M not in self._scratch:
+            self._scratch[M] = (torch.empty((M, N), device=a.device, dtype=a.dtype),
+                                torch.empty((FUSED_D_SPLIT, M, K), device=a.device, dtype=torch.float32))
+        h, part = self._scratch[M]
+        y = torch.empty((M, K), device=a.device, dtype=a.dtype)
+        items = N // FUSED_GU_BN + K // FUSED_D_BN * FUSED_D_SPLIT
+        _ffn_fused[(min(items, self._sms * {fused_occ}),)](
+            a, self._wg, self._wu, self._wd, h, part, y, self._sync, M, K, N,
+            BLOCK_M=max(16, triton.next_power_of_2(M)), GU_BN=FUSED_GU_BN, GU_BK=FUSED_GU_BK, D_BN=FUSED_D_BN,
+            D_BK=FUSED_D_BK, D_SPLIT=FUSED_D_SPLIT, SYNC_PAD={sync_pad}, num_warps={fused_warps},
+            num_stages={fused_stages})
+        return y
 '''
 
 _DOWN = '''

@@ -185,3 +185,75 @@ def _swiglu(gu_ptr, h_ptr, N, BLOCK: tl.constexpr):
     u = tl.load(gu_ptr + row * 2 * N + N + offs, mask=mask, other=0.0).to(tl.float32)
     tl.store(h_ptr + row * N + offs, (g / (1.0 + tl.exp(-g)) * u).to(h_ptr.dtype.element_ty), mask=mask)
 '''
+
+FUSED = '''
+@triton.jit
+def _ffn_fused(x_ptr, wg_ptr, wu_ptr, wd_ptr, h_ptr, part_ptr, y_ptr, sync_ptr, M, HID, INTER,
+               BLOCK_M: tl.constexpr, GU_BN: tl.constexpr, GU_BK: tl.constexpr, D_BN: tl.constexpr,
+               D_BK: tl.constexpr, D_SPLIT: tl.constexpr, SYNC_PAD: tl.constexpr):
+    """Small M (M <= BLOCK_M), the whole FFN in one persistent launch. A queue of work items in a fixed order:
+    first the gate-up tiles (GU_BN rows of W_gate and W_up over all of HID, SwiGLU stored into h), then the down
+    items (D_BN rows of W_down over one of D_SPLIT slices of INTER). Each program takes the next item from an
+    atomic counter until none is left, so every SM streams weights until the end whatever the tile counts
+    (a fixed grid of tiles leaves some SMs with one tile more than others). A down item waits on the GPU until
+    the gate-up tiles of its slice have stored their h: those tiles were taken from the queue before it, by
+    programs that are running, so the wait always ends. The last of a down tile's D_SPLIT items to finish sums
+    the float32 partials in a fixed order into y. sync_ptr (int32): [queue, finished programs, D_SPLIT slice
+    counters, one counter a down tile]; every counter is back at zero when the launch ends."""
+    n_gu = INTER // GU_BN
+    n_dt = HID // D_BN
+    total = n_gu + n_dt * D_SPLIT
+    slice_w = INTER // D_SPLIT
+    gu_per_slice = slice_w // GU_BN
+    slices = sync_ptr + 2
+    tiles = sync_ptr + 2 + D_SPLIT
+    offs_m = tl.arange(0, BLOCK_M)
+    mask_m = offs_m < M
+    item = tl.atomic_add(sync_ptr, 1, sem="relaxed", scope="gpu")
+    while item < total:
+        if item < n_gu:
+            offs_n = item * GU_BN + tl.arange(0, GU_BN)
+            acc_g = tl.zeros((BLOCK_M, GU_BN), dtype=tl.float32)
+            acc_u = tl.zeros((BLOCK_M, GU_BN), dtype=tl.float32)
+            for k0 in range(0, HID, GU_BK):
+                offs_k = k0 + tl.arange(0, GU_BK)
+                x = tl.load(x_ptr + offs_m[:, None] * HID + offs_k[None, :], mask=mask_m[:, None], other=0.0)
+                wg = tl.load(wg_ptr + offs_n[:, None] * HID + offs_k[None, :])
+                wu = tl.load(wu_ptr + offs_n[:, None] * HID + offs_k[None, :])
+                acc_g += tl.dot(x, tl.trans(wg))
+                acc_u += tl.dot(x, tl.trans(wu))
+            h = acc_g / (1.0 + tl.exp(-acc_g)) * acc_u
+            tl.store(h_ptr + offs_m[:, None] * INTER + offs_n[None, :], h.to(h_ptr.dtype.element_ty),
+                     mask=mask_m[:, None])
+            tl.debug_barrier()  # every thread's h stored before the slice counter moves
+            tl.atomic_add(slices + item // gu_per_slice, 1, sem="release", scope="gpu")
+        else:
+            s = (item - n_gu) // n_dt  # slice-major: the first slices' h is ready first
+            t = (item - n_gu) % n_dt
+            while tl.atomic_add(slices + s, 0, sem="acquire", scope="gpu") < gu_per_slice:
+                pass
+            tl.debug_barrier()
+            offs_dn = t * D_BN + tl.arange(0, D_BN)
+            acc = tl.zeros((BLOCK_M, D_BN), dtype=tl.float32)
+            for k0 in range(s * slice_w, (s + 1) * slice_w, D_BK):
+                offs_dk = k0 + tl.arange(0, D_BK)
+                # h through L2 (.cg): other SMs wrote it during this launch
+                hk = tl.load(h_ptr + offs_m[:, None] * INTER + offs_dk[None, :], mask=mask_m[:, None], other=0.0,
+                            cache_modifier=".cg")
+                wk = tl.load(wd_ptr + offs_dn[:, None] * INTER + offs_dk[None, :])
+                acc += tl.dot(hk, tl.trans(wk))
+            out = offs_m[:, None] * HID + offs_dn[None, :]
+            tl.store(part_ptr + s * M * HID + out, acc, mask=mask_m[:, None])
+            tl.debug_barrier()  # every thread's partial stored before the tile counter moves
+            if tl.atomic_add(tiles + t, 1, sem="acq_rel", scope="gpu") == D_SPLIT - 1:
+                y = tl.zeros((BLOCK_M, D_BN), dtype=tl.float32)
+                for p in tl.static_range(D_SPLIT):
+                    y += tl.load(part_ptr + p * M * HID + out, mask=mask_m[:, None], other=0.0, cache_modifier=".cg")
+                tl.store(y_ptr + out, y.to(y_ptr.dtype.element_ty), mask=mask_m[:, None])
+                tl.store(tiles + t, 0)
+        item = tl.atomic_add(sync_ptr, 1, sem="relaxed", scope="gpu")
+    # the last program to finish zeroes the queue and the slice counters (every item is done by then)
+    if tl.atomic_add(sync_ptr + 1, 1, sem="acq_rel", scope="gpu") == tl.num_programs(0) - 1:
+        offs = tl.arange(0, SYNC_PAD)
+        tl.store(sync_ptr + offs, tl.zeros((SYNC_PAD,), dtype=tl.int32), mask=offs < 2 + D_SPLIT)
+'''

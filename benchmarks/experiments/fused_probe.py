@@ -1,0 +1,152 @@
+"""Probe: does the gated-MLP template's fused persistent kernel (`small_fused`: gate-up and down tiles taken by
+SMs x occupancy programs from one queue, one launch) beat its two-kernel small path at M <= 128?
+
+Prediction written before the first run: the two-kernel path loses ~15% of the read rate to the uneven tile
+counts (224 gate-up tiles on 132 SMs with two a SM leaves 40 SMs with half the work) and ~5 us to the hand-over
+between its kernels; a queue evens the work out, so the fused kernel should come within ~5% of a plain read
+kernel's 89 us (H200), ~90-95 us at M=1-64 against ~100-106, and the host enqueues one Triton launch instead of
+two or three.
+
+Per M in (1, 16, 64, 128): eager, the template's SEED, and fused points (the SEED's fused tiles, hand-picked
+ones, --samples more drawn at random), every candidate checked against eager on two calls with two inputs; the
+times are do_bench medians with L2 flushed, in --rounds rounds that alternate the variants, and the host's time
+to enqueue one call. Also the fused kernel's compiled shared memory and registers (is its K loop pipelined?).
+Writes benchmarks/results/<gpu>-fused-probe.json; prints a table last.
+
+    python3 benchmarks/experiments/fused_probe.py [--samples 6] [--rounds 3] [--ms 1,16,64,128]
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+from triton.testing import do_bench
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))
+from common import write_result  # noqa: E402
+from ffn import build, candidate_module  # noqa: E402
+from host_probe import host_and_gpu_us  # noqa: E402
+
+from agentopt.hardware import BUILTIN  # noqa: E402
+from agentopt.problems import get_problem  # noqa: E402
+from kernels.templates import gated_mlp  # noqa: E402
+
+FUSED_ON = {"small_fused": 1, "small_max_m": 128}
+HAND = [  # fused tiles beyond the SEED's: gate-up BN/BK, down BN/BK/slices, programs an SM, warps, stages
+    dict(zip(("fused_gu_bn", "fused_gu_bk", "fused_d_bn", "fused_d_bk", "fused_d_split", "fused_occ", "fused_warps",
+              "fused_stages"), values))
+    for values in [(32, 256, 64, 256, 8, 1, 8, 4), (32, 128, 64, 128, 8, 1, 8, 5), (32, 256, 64, 256, 8, 2, 4, 3),
+                   (16, 256, 32, 256, 8, 2, 4, 4), (64, 128, 64, 128, 8, 1, 8, 4), (32, 128, 64, 128, 8, 2, 8, 4),
+                   (32, 128, 64, 128, 8, 1, 8, 4)]
+]
+
+
+def copy_gbps() -> float:
+    src = torch.empty(2**28, device="cuda", dtype=torch.float32)
+    dst = torch.empty_like(src)
+    ms = do_bench(lambda: dst.copy_(src), warmup=10, rep=50, return_mode="median")
+    return 2 * src.numel() * 4 / (ms * 1e-3) / 1e9
+
+
+def compiled_stats(namespace: dict) -> list[dict]:
+    """Shared memory, registers and spills of each compiled specialisation of the candidate's fused kernel."""
+    out = []
+    kernel = namespace.get("_ffn_fused")
+    for caches in getattr(kernel, "device_caches", {}).values():
+        for ck in caches[0].values():
+            out.append({"shared": ck.metadata.shared, "regs": getattr(ck, "n_regs", None),
+                        "spills": getattr(ck, "n_spills", None)})
+    return out
+
+
+def points(samples: int, rng: random.Random, dims) -> list[tuple[str, dict]]:
+    h200 = BUILTIN["h200"]
+    seed = gated_mlp.SEED
+    out = [("seed", dict(seed)), ("fused-seed", {**seed, **FUSED_ON})]
+    out += [(f"fused-hand{i}", {**seed, **FUSED_ON, **p}) for i, p in enumerate(HAND)]
+    keys = [k for k in gated_mlp.SPACE if k.startswith("fused_")]
+    tries = 0
+    while len(out) < 2 + len(HAND) + samples and tries < 1000:
+        tries += 1
+        p = {**seed, **FUSED_ON, **{k: rng.choice(gated_mlp.SPACE[k]) for k in keys}}
+        if gated_mlp.prune(p, h200, dims) is None and p not in [q for _, q in out]:
+            out.append((f"fused-rand{len(out)}", p))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--samples", type=int, default=6)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--ms", default="1,16,64,128")
+    args = ap.parse_args()
+    problem = get_problem("llama3-8b-ffn")
+    ms = [int(m) for m in args.ms.split(",")]
+    dims = [gated_mlp.dims(problem, {"M": m}) for m in ms]
+    variants = points(args.samples, random.Random(3), dims)
+    tmp = Path(tempfile.mkdtemp())
+    copy = copy_gbps()
+    rows, stats = [], {}
+    with torch.no_grad():
+        for M in ms:
+            model, inputs = build(problem, {"M": M}, torch.bfloat16)
+            model._init_inputs = problem.module({"M": M}).get_init_inputs()
+            x2 = torch.randn_like(inputs[0])
+            want = [model(*inputs).double(), model(x2).double()]
+            floor_us = 3 * 4096 * 14336 * 2 / (copy * 1e9) * 1e6
+            fns = {"eager": lambda: model(*inputs)}
+            errors = {}
+            for name, params in variants:
+                path = tmp / f"{name}.py"
+                path.write_text(gated_mlp.render(params, problem))
+                try:
+                    new = candidate_module(str(path), model)
+                    got = [new(*inputs), new(x2)]  # both checked after the second call
+                    torch.cuda.synchronize()
+                    errors[name] = max(((g.double() - w).norm() / w.norm()).item() for g, w in zip(got, want))
+                    fns[name] = (lambda n: lambda: n(*inputs))(new)
+                    if name.startswith("fused"):
+                        stats[name] = compiled_stats(type(new).prepare.__globals__)
+                except Exception as exc:  # a point that does not compile or run is reported, not fatal
+                    errors[name] = f"{type(exc).__name__}: {str(exc)[:300]}"
+            times = {n: [] for n in fns}
+            for _ in range(args.rounds):
+                for n, fn in fns.items():
+                    times[n].append(1e3 * do_bench(fn, warmup=25, rep=100, return_mode="median"))
+            for n, fn in fns.items():
+                us = statistics.median(times[n])
+                host, back = host_and_gpu_us(fn)
+                row = {"M": M, "variant": n, "us": us, "rounds_us": times[n], "host_enqueue_us": host,
+                       "back_to_back_us": back, "floor_us": floor_us, "fraction_of_floor": floor_us / us,
+                       "rel_err": errors.get(n, 0.0)}
+                rows.append(row)
+            for n, e in errors.items():
+                if not isinstance(e, float) or e > problem.tolerance("cuda"):
+                    rows.append({"M": M, "variant": n, "error": e})
+            print(f"M={M} done", flush=True)
+    params = {n: {k: v for k, v in p.items() if k.startswith("fused_")} for n, p in variants}
+    path = write_result("fused-probe", {"gpu": torch.cuda.get_device_name(0), "copy_GBps": copy, "params": params,
+                                        "compiled": stats, "rows": rows})
+    print(path)
+    eager = {r["M"]: r["us"] for r in rows if r["variant"] == "eager"}
+    print(f"{'M':>4} {'variant':<14} {'us':>7} {'x eager':>8} {'floor':>6} {'host us':>8} {'b2b us':>7} rel_err")
+    for r in rows:
+        if "error" in r:
+            print(f"{r['M']:>4} {r['variant']:<14} ERROR {r['error']}")
+        else:
+            print(f"{r['M']:>4} {r['variant']:<14} {r['us']:7.1f} {eager[r['M']] / r['us']:8.3f} "
+                  f"{r['fraction_of_floor']:6.1%} {r['host_enqueue_us']:8.1f} {r['back_to_back_us']:7.1f} "
+                  f"{r['rel_err']:.2g}")
+    for n, s in stats.items():
+        print(n, params[n], s)
+
+
+if __name__ == "__main__":
+    main()
