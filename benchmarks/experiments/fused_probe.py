@@ -13,7 +13,7 @@ times are do_bench medians with L2 flushed, in --rounds rounds that alternate th
 to enqueue one call. Also the fused kernel's compiled shared memory and registers (is its K loop pipelined?).
 Writes benchmarks/results/<gpu>-fused-probe.json; prints a table last.
 
-    python3 benchmarks/experiments/fused_probe.py [--samples 6] [--rounds 3] [--ms 1,16,64,128]
+    python3 benchmarks/experiments/fused_probe.py [--samples 6] [--rounds 3] [--ms 1,16,64,128] [--library]
 """
 from __future__ import annotations
 
@@ -86,7 +86,12 @@ def main():
     ap.add_argument("--samples", type=int, default=6)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--ms", default="1,16,64,128")
+    ap.add_argument("--library", action="store_true", help="also time the committed library's kernel")
     args = ap.parse_args()
+    if args.library:
+        from agentopt import kernels
+
+        library = kernels.load("llama3-8b-ffn", device="cuda")
     problem = get_problem("llama3-8b-ffn")
     ms = [int(m) for m in args.ms.split(",")]
     dims = [gated_mlp.dims(problem, {"M": m}) for m in ms]
@@ -103,6 +108,9 @@ def main():
             floor_us = 3 * 4096 * 14336 * 2 / (copy * 1e9) * 1e6
             fns = {"eager": lambda: model(*inputs)}
             errors = {}
+            if args.library:  # the committed library's kernel for this M, rendered before the bound launches
+                library.load_state_dict(model.state_dict())
+                fns["library"] = lambda: library(*inputs)
             for name, params in variants:
                 path = tmp / f"{name}.py"
                 path.write_text(gated_mlp.render(params, problem))

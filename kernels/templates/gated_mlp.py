@@ -263,6 +263,11 @@ def _prune_large(p: dict[str, Any], d: dict[str, int], smem_cap: int) -> str | N
     return None
 
 
+def _h_alloc(split: int) -> str:
+    return ('h = self._buffer("h", (M, N), a.dtype)  # SwiGLU output' if split == 1 else
+            f'h = self._buffer("h", ({split}, 2, M, N), torch.float32)  # partial sums')
+
+
 def render(params: dict[str, Any], problem) -> str:
     return header(NAME, "Llama-style gated MLP: GEMV/weight-streaming paths for small M, fused GEMMs for large M.",
                   params) + body(params, problem)
@@ -272,7 +277,7 @@ def body(params: dict[str, Any], problem, class_name: str = "ModelNew") -> str:
     """The candidate below its header; `class_name` names its model class (gemv_cuda derives from it)."""
     p = params
     pre = _prefix(problem)
-    kernels = [K.STREAM_GATEUP, K.STREAM_DOWN]
+    kernels = [K.BIND, K.STREAM_GATEUP, K.STREAM_DOWN]
     if p["large_gateup"] == "triton":
         kernels.append(K.GATEUP_GEMM)
     else:
@@ -282,12 +287,10 @@ def body(params: dict[str, Any], problem, class_name: str = "ModelNew") -> str:
     dispatch = ("        if M <= FMA_MAX_M:\n            y = self._tiny(a)\n        elif M <= SMALL_MAX_M:\n"
                 if p["fma_max_m"] else "        if M <= SMALL_MAX_M:\n")
     split = p["fma_gu_split"]
-    h_alloc = ("h = torch.empty((M, N), device=a.device, dtype=a.dtype)  # SwiGLU output" if split == 1 else
-               f"h = torch.empty(({split}, 2, M, N), device=a.device, dtype=torch.float32)  # partial sums")
+    h_alloc = _h_alloc(split)
     methods = [_TINY.format(**p, h_alloc=h_alloc, h_parts=0 if split == 1 else split)] if p["fma_max_m"] else []
     s_split = p["small_gu_split"]
-    s_alloc = ("h = torch.empty((M, N), device=a.device, dtype=a.dtype)  # SwiGLU output" if s_split == 1 else
-               f"h = torch.empty(({s_split}, 2, M, N), device=a.device, dtype=torch.float32)  # partial sums")
+    s_alloc = _h_alloc(s_split)
     methods += [_SMALL.format(**p, h_alloc=s_alloc, h_parts=0 if s_split == 1 else s_split,
                               last=p["small_down_reduce"] == "last"), _DOWN, _large(p)]
     if p["small_graph"]:
@@ -335,18 +338,21 @@ class {class_name}(Model):
                      and torch.cuda.get_device_capability(self._wd.device)[0] >= 9)
         # the down kernel's tile counters (LAST: the last program of a tile sums it); its last program zeroes them
         self._tile_counts = torch.zeros({SYNC_INTS}, device=self._wd.device, dtype=torch.int32)
-        # the fused kernel: its counters (left at zero by each launch), scratch per M, programs per SM
+        # the fused kernel's counters (left at zero by each launch) and programs per SM
         self._sync = torch.zeros({SYNC_INTS}, device=self._wd.device, dtype=torch.int32)
-        self._scratch = {{}}
         self._sms = (torch.cuda.get_device_properties(self._wd.device).multi_processor_count
                      if self._wd.is_cuda else 4)
 {fused_fits}        self._graphs = {{}} if SMALL_GRAPH and self._wd.is_cuda else None  # M -> (x, y, graph), or None: failed
+        self._buffers = {{}}  # the small paths' intermediates (see _buffer): calls on one stream at a time
+        self._bound = {{}}  # (path, M) -> a bound Triton launch (see _triton_launch)
         self._prepared = True
 
     def forward(self, x):
         if not self._prepared:
             self.prepare()
         a = x.reshape(-1, x.shape[-1]).contiguous()
+        if a.data_ptr() % 16:  # the bound launches are specialised, as Triton does, to 16-byte aligned tensors
+            a = a.clone()
         M = a.shape[0]
 {dispatch}            y = self._small_path(a) if self._graphs is None else self._small_replayed(a)
         else:
@@ -367,12 +373,12 @@ _TINY = '''
         bm = triton.next_power_of_2(M)
         {h_alloc}
         grid = (triton.cdiv(M, bm), triton.cdiv(N, {fma_block_n}), {fma_gu_split})
-        _gateup_stream[grid](a, self._wg, self._wu, h, M, N, K, BLOCK_M=bm, BLOCK_N={fma_block_n},
-                             BLOCK_K={fma_block_k}, SPLIT_K={fma_gu_split}, USE_DOT=False,
-                             EVEN_K=K % ({fma_gu_split} * {fma_block_k}) == 0, GDC=False,
-                             num_warps={fma_warps}, num_stages={fma_stages})
-        return self._down(h, M, {h_parts}, bm, False, {fma_down_block_n}, {fma_down_block_k}, {fma_down_split},
-                          {fma_down_warps}, {fma_down_stages}, False, False)
+        self._triton_launch(("tiny gate-up", M), _gateup_stream, grid, (a, self._wg, self._wu, h, M, N, K),
+                            dict(BLOCK_M=bm, BLOCK_N={fma_block_n}, BLOCK_K={fma_block_k}, SPLIT_K={fma_gu_split},
+                                 USE_DOT=False, EVEN_K=K % ({fma_gu_split} * {fma_block_k}) == 0, GDC=False,
+                                 num_warps={fma_warps}, num_stages={fma_stages}))
+        return self._down("tiny", h, M, {h_parts}, bm, False, {fma_down_block_n}, {fma_down_block_k},
+                          {fma_down_split}, {fma_down_warps}, {fma_down_stages}, False, False)
 '''
 
 _SMALL = '''
@@ -384,15 +390,15 @@ _SMALL = '''
         bm = max(16, min(triton.next_power_of_2(M), {small_block_m}))
         {h_alloc}
         grid = (triton.cdiv(M, bm), triton.cdiv(N, {small_block_n}), {small_gu_split})
-        _gateup_stream[grid](a, self._wg, self._wu, h, M, N, K, BLOCK_M=bm, BLOCK_N={small_block_n},
-                             BLOCK_K={small_block_k}, SPLIT_K={small_gu_split}, USE_DOT=True,
-                             EVEN_K=K % ({small_gu_split} * {small_block_k}) == 0, GDC=self._pdl,
-                             num_warps={small_warps}, num_stages={small_stages})
+        self._triton_launch(("small gate-up", M), _gateup_stream, grid, (a, self._wg, self._wu, h, M, N, K),
+                            dict(BLOCK_M=bm, BLOCK_N={small_block_n}, BLOCK_K={small_block_k},
+                                 SPLIT_K={small_gu_split}, USE_DOT=True,
+                                 EVEN_K=K % ({small_gu_split} * {small_block_k}) == 0, GDC=self._pdl,
+                                 num_warps={small_warps}, num_stages={small_stages}))
         bm = max(16, min(triton.next_power_of_2(M), {small_down_block_m}))
-        return self._down(h, M, {h_parts}, bm, True, {small_down_block_n}, {small_down_block_k}, {small_down_split},
-                          {small_down_warps}, {small_down_stages}, {last}, self._pdl)
+        return self._down("small", h, M, {h_parts}, bm, True, {small_down_block_n}, {small_down_block_k},
+                          {small_down_split}, {small_down_warps}, {small_down_stages}, {last}, self._pdl)
 '''
-
 _REPLAYED = '''
     def _small_replayed(self, a):
         """The small path replayed from a CUDA graph captured at the first call of each M: the host launches one
@@ -427,41 +433,60 @@ _FUSED = '''
     def _fused(self, a):
         """M <= {FUSED_MAX_M}: the whole FFN in one persistent launch (_ffn_fused), {fused_occ} programs an SM taking
         gate-up tiles {fused_gu_bn}x{fused_gu_bk}, then down tiles {fused_d_bn}x{fused_d_bk} in {fused_d_split} slices of
-        the intermediate, from one queue. Its scratch (h, the down partials) is kept per M and its counters are the
-        model's: calls on one stream at a time."""
+        the intermediate, from one queue. Its counters are the model's, like its buffers: calls on one stream at a
+        time."""
         M, K = a.shape
         N = self._wg.shape[0]
-        if M not in self._scratch:
-            self._scratch[M] = (torch.empty((M, N), device=a.device, dtype=a.dtype),
-                                torch.empty((FUSED_D_SPLIT, M, K), device=a.device, dtype=torch.float32))
-        h, part = self._scratch[M]
+        h = self._buffer("h", (M, N), a.dtype)
+        part = self._buffer("partials", (FUSED_D_SPLIT, M, K), torch.float32)
         y = torch.empty((M, K), device=a.device, dtype=a.dtype)
         items = N // FUSED_GU_BN + K // FUSED_D_BN * FUSED_D_SPLIT
-        _ffn_fused[(min(items, self._sms * {fused_occ}),)](
-            a, self._wg, self._wu, self._wd, h, part, y, self._sync, M, K, N,
-            BLOCK_M=max(16, triton.next_power_of_2(M)), GU_BN=FUSED_GU_BN, GU_BK=FUSED_GU_BK, D_BN=FUSED_D_BN,
-            D_BK=FUSED_D_BK, D_SPLIT=FUSED_D_SPLIT, SYNC_PAD={sync_pad}, num_warps={fused_warps},
-            num_stages={fused_stages})
+        self._triton_launch(("fused", M), _ffn_fused, (min(items, self._sms * {fused_occ}),),
+                            (a, self._wg, self._wu, self._wd, h, part, y, self._sync, M, K, N),
+                            dict(BLOCK_M=max(16, triton.next_power_of_2(M)), GU_BN=FUSED_GU_BN, GU_BK=FUSED_GU_BK,
+                                 D_BN=FUSED_D_BN, D_BK=FUSED_D_BK, D_SPLIT=FUSED_D_SPLIT, SYNC_PAD={sync_pad},
+                                 num_warps={fused_warps}, num_stages={fused_stages}))
         return y
 '''
 
 _DOWN = '''
-    def _down(self, h, M, h_parts, bm, use_dot, block_n, block_k, split_k, num_warps, num_stages, last, pdl):
+    def _down(self, path, h, M, h_parts, bm, use_dot, block_n, block_k, split_k, num_warps, num_stages, last, pdl):
         """The down projection for small M, split over its K so that every SM streams weights; the partials
         summed by the last program of each tile (`last`) or by a third kernel; `pdl`: launched early."""
         N, K = self._wd.shape
         y = torch.empty((M, N), device=h.device, dtype=self._wd.dtype)
-        out = y if split_k == 1 else torch.empty((split_k, M, N), device=h.device, dtype=torch.float32)
+        out = y if split_k == 1 else self._buffer("partials", (split_k, M, N), torch.float32)
         grid = (triton.cdiv(M, bm), triton.cdiv(N, block_n), split_k)
         last = last and split_k > 1 and grid[0] * grid[1] <= self._tile_counts.numel()
-        _down_stream[grid](h, self._wd, out, y, self._tile_counts, M, N, K, H_PARTS=h_parts, BLOCK_M=bm,
-                           BLOCK_N=block_n, BLOCK_K=block_k, SPLIT_K=split_k, USE_DOT=use_dot,
-                           EVEN_K=K % (split_k * block_k) == 0, LAST=last, GDC=pdl,
-                           num_warps=num_warps, num_stages=num_stages, launch_pdl=pdl)
+        self._triton_launch((path + " down", M), _down_stream, grid,
+                            (h, self._wd, out, y, self._tile_counts, M, N, K),
+                            dict(H_PARTS=h_parts, BLOCK_M=bm, BLOCK_N=block_n, BLOCK_K=block_k, SPLIT_K=split_k,
+                                 USE_DOT=use_dot, EVEN_K=K % (split_k * block_k) == 0, LAST=last, GDC=pdl,
+                                 num_warps=num_warps, num_stages=num_stages, launch_pdl=pdl))
         if split_k > 1 and not last:
-            _splitk_sum[(triton.cdiv(M * N, 1024),)](out, y, M * N, SPLIT_K=split_k, BLOCK=1024, GDC=pdl,
-                                                     launch_pdl=pdl)
+            self._triton_launch((path + " sum", M), _splitk_sum, (triton.cdiv(M * N, 1024),), (out, y, M * N),
+                                dict(SPLIT_K=split_k, BLOCK=1024, GDC=pdl, launch_pdl=pdl))
         return y
+
+    def _buffer(self, name, shape, dtype):
+        """A scratch tensor kept per name, shape and dtype (the kernels' intermediates: every call writes all of
+        it before reading it), so that a call allocates only its output."""
+        key = (name, shape, dtype)
+        if key not in self._buffers:
+            self._buffers[key] = torch.empty(shape, device=self._wd.device, dtype=dtype)
+        return self._buffers[key]
+
+    def _triton_launch(self, key, kernel, grid, args, meta):
+        """kernel[grid](*args, **meta); after the first call with this key and these tensor dtypes, through the
+        launcher _bind made of it, which keeps that call's grid and constexprs: the key names them (path and M)."""
+        key = (key, *(t.dtype for t in args if isinstance(t, torch.Tensor)))
+        run = self._bound.get(key)
+        if run is not None:
+            run(*args)
+        elif key in self._bound:  # nothing to bind (Triton's interpreter)
+            kernel[grid](*args, **meta)
+        else:
+            self._bound[key] = _bind(kernel, grid, args, meta)
 '''
 
 

@@ -1,6 +1,23 @@
 """The Triton kernels of the gated-MLP template, as source text that goes into candidates unchanged (the
 parameters reach them as constexpr arguments, so equal configurations hit Triton's cache across candidates)."""
 
+BIND = '''
+def _bind(kernel, grid, args, meta):
+    """kernel[grid](*args, **meta), and a launcher of the kernel it compiled for later calls with tensors of the
+    same kinds (dtypes, 16-byte alignment) and the same grid and constexprs: Triton's compiled-kernel runner
+    takes every argument, constexprs included, in the kernel's order, and skips the binding, specialisation and
+    cache lookup that each kernel[grid](...) does on the host (half of a launch's host time, 20 against 9 us on
+    an H200 host: benchmarks/experiments/launch_probe.py). None under Triton's interpreter, which compiles
+    nothing."""
+    compiled = kernel[grid](*args, **meta)
+    if getattr(compiled, "function", None) is None:
+        return None
+    runner = compiled[tuple(grid) + (1,) * (3 - len(grid))]  # the runner reads three grid dimensions
+    tail = [meta[name] for name in kernel.arg_names[len(args):]]
+    return lambda *again: runner(*again, *tail)
+
+'''
+
 STREAM_GATEUP = '''
 @triton.jit
 def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, M, N, K,
