@@ -1,4 +1,5 @@
-"""`agentopt library ls | show KERNEL | bench`: what the kernel library holds, and how fast it is here."""
+"""`agentopt library ls | show KERNEL | bench | refresh`: what the kernel library holds, how fast it is here, and its
+template kernels rendered again by today's templates."""
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ import typer
 
 from ._common import console, usage_error
 
-app = typer.Typer(help="The kernel library: ls, show KERNEL, bench.", no_args_is_help=True)
+app = typer.Typer(help="The kernel library: ls, show KERNEL, bench, refresh.", no_args_is_help=True)
 LIBRARY = typer.Option(None, "--library", help="the library folder (default: the package's kernels/library)")
 
 
@@ -64,7 +65,8 @@ def show(kernel: str = typer.Argument(..., help="a kernel name (or a unique pref
                   f"file {library / k.path}")
     console.print(f"from run {p.run}, candidate {p.candidate}, coder {p.coder}" + (f", model {p.model}" if p.model
                   else "") + (f", template {p.template} {p.params}" if p.template else "") +
-                  (f"; the search measured {p.run_score:.3f}x" if p.run_score else ""))
+                  (f"; the search measured {p.run_score:.3f}x" if p.run_score else "") +
+                  (f"; rendered again by its template {p.refreshed}" if p.refreshed else ""))
     console.print(f"re-verified {v.date} on {v.gpu or v.device}: {v.status}, {v.seeds_per_shape} seeds a shape, "
                   f"{v.repeats} repeats (slowest kept), score {v.score:.3f}x" + (f"; {v.reason}" if v.reason else ""))
     served = {repr(s.shape) for s in k.shapes}
@@ -111,6 +113,37 @@ def bench(device: str = typer.Option(None, "--device", help="cuda or cpu (defaul
     console.print(t)
     if device == "cpu":
         console.print("These are CPU wall-clock timings, not GPU timings.")
+
+
+@app.command("refresh")
+def refresh(device: str = typer.Option(None, "--device", help="cuda or cpu (default: cuda where there is a GPU)"),
+            problem: str = typer.Option(None, "--problem", help="only this problem's kernels"),
+            library: Path = LIBRARY) -> None:
+    """Render each kernel a template wrote again from the same point; where the code changed (a template change
+    that alters no GPU time, such as how kernels are launched, which a harvest cannot see), re-verify it as a
+    harvest does and put it in place if it passes and keeps its speedup on the shapes it serves."""
+    from rich.table import Table
+
+    from agentopt.config import HarvestConfig
+    from agentopt.harvest.refresh import refresh as run_refresh
+    from agentopt.hardware import gpu_available
+
+    device = device or ("cuda" if gpu_available() else "cpu")
+    if device == "cuda" and not gpu_available():
+        raise usage_error("--device cuda, but this machine has no CUDA GPU; use --device cpu")
+    library, index = _index(library)
+    if problem and not index.for_problem(problem):
+        raise usage_error(f"no kernel for {problem!r} in {library}; `agentopt library ls` lists them")
+    rows = run_refresh(library, device, HarvestConfig(), problem, progress=lambda m: console.print(f"[dim]{m}[/]"))
+    if not rows:
+        console.print(f"Nothing to refresh: no kernel in {library} is for this device ({device}).")
+        return
+    t = Table(title=f"library refresh on {device}")
+    for col in ("kernel", "status", "why / speedup over eager on the shapes it serves"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r.kernel, r.status, r.reason)
+    console.print(t)
 
 
 def register(root: typer.Typer) -> None:

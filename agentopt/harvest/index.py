@@ -47,6 +47,7 @@ class Provenance(BaseModel):
     template: str | None = None
     params: dict[str, Any] | None = None  # the template's point
     run_score: float | None = None  # the score the search measured
+    refreshed: str | None = None  # when `agentopt library refresh` last put its template's new rendering in place
 
 
 class Verification(BaseModel):

@@ -5,7 +5,7 @@ which gives the host a head start of one 256 MB memset). Where the host's enqueu
 that head start, do_bench reads the host, and a slower host (another process, a lower clock) slows the reading.
 Writes benchmarks/results/<gpu>-host-probe.json.
 
-    python3 benchmarks/experiments/host_probe.py
+    python3 benchmarks/experiments/host_probe.py [--compare OTHER_LIBRARY_FOLDER]
 """
 from __future__ import annotations
 
@@ -39,14 +39,22 @@ def main():
     from agentopt import kernels
     from agentopt.problems import get_problem
 
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--compare", default=None, help="another library folder, timed side by side as 'other library'")
+    args = ap.parse_args()
     problem = get_problem("llama3-8b-ffn")
-    library = kernels.load(problem.name, device="cuda")
+    libraries = [("library", kernels.load(problem.name, device="cuda"))]
+    if args.compare:
+        libraries.append(("other library", kernels.load(problem.name, device="cuda", library=args.compare)))
     rows = []
     with torch.no_grad():
         for shape in problem.shapes[:4]:
             model, inputs = build(problem, shape, torch.bfloat16)
-            library.load_state_dict(model.state_dict())
-            for name, fn in (("eager", model), ("library", library)):
+            for _, lib in libraries:
+                lib.load_state_dict(model.state_dict())
+            for name, fn in (("eager", model), *libraries):
                 host, gpu = host_and_gpu_us(lambda: fn(*inputs))
                 row = {"M": shape["M"], "variant": name, "host_enqueue_us": host, "back_to_back_us": gpu,
                        "do_bench_us": bench_us(lambda: fn(*inputs))}

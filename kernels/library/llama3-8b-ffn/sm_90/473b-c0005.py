@@ -25,6 +25,18 @@ Written by agentopt's template coder from the template `gated_mlp` at the point:
     small_down_split = 4
     small_down_warps = 4
     small_down_stages = 3
+    small_down_reduce = 'kernel'
+    small_down_pdl = 1
+    small_graph = 0
+    small_fused = 0
+    fused_gu_bn = 32
+    fused_gu_bk = 128
+    fused_d_bn = 64
+    fused_d_bk = 128
+    fused_d_split = 8
+    fused_occ = 2
+    fused_warps = 8
+    fused_stages = 3
     large_gateup = 'triton'
     large_down = 'cublas'
     large_block_m = 128
@@ -56,15 +68,34 @@ class Model(nn.Module):
     def forward(self, x):
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
+def _bind(kernel, grid, args, meta):
+    """kernel[grid](*args, **meta), and a launcher of the kernel it compiled for later calls with tensors of the
+    same kinds (dtypes, 16-byte alignment) and the same grid and constexprs: Triton's compiled-kernel runner
+    takes every argument, constexprs included, in the kernel's order, and skips the binding, specialisation and
+    cache lookup that each kernel[grid](...) does on the host (half of a launch's host time, 20 against 9 us on
+    an H200 host: benchmarks/experiments/launch_probe.py). None under Triton's interpreter, which compiles
+    nothing."""
+    compiled = kernel[grid](*args, **meta)
+    if getattr(compiled, "function", None) is None:
+        return None
+    runner = compiled[tuple(grid) + (1,) * (3 - len(grid))]  # the runner reads three grid dimensions
+    tail = [meta[name] for name in kernel.arg_names[len(args):]]
+    return lambda *again: runner(*again, *tail)
+
+
 @triton.jit
 def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, M, N, K,
                    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                   SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr):
+                   SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr, GDC: tl.constexpr):
     """Small M, weight streaming: one program reads a BLOCK_N x BLOCK_K tile of W_gate and of W_up per step
     (nn.Linear's [out, in] layout: K is contiguous) for all BLOCK_M tokens at once, so weights are read once.
     USE_DOT: tensor cores (BLOCK_M >= 16); else a CUDA-core multiply and sum over K (a GEMV).
     SPLIT_K == 1: stores h = silu(x Wg^T) * (x Wu^T), the SwiGLU epilogue, in x's dtype.
-    SPLIT_K > 1: stores float32 partial sums [SPLIT_K, 2, M, N]; the down kernel finishes them as it loads."""
+    SPLIT_K > 1: stores float32 partial sums [SPLIT_K, 2, M, N]; the down kernel finishes them as it loads.
+    GDC (Hopper, programmatic dependent launch): the down kernel's programs may launch at once and wait on the GPU
+    for this grid's writes, instead of being launched after its last tile."""
+    if GDC:
+        tl.extra.cuda.gdc_launch_dependents()
     pid_m = tl.program_id(0)  # fastest axis: programs sharing a weight tile run side by side (L2 hits)
     pid_n = tl.program_id(1)
     pid_k = tl.program_id(2)
@@ -104,13 +135,20 @@ def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, M, N, K,
         tl.store(part + M * N, acc_u, mask=mask)
 
 @triton.jit
-def _down_stream(h_ptr, w_ptr, out_ptr, M, N, K, H_PARTS: tl.constexpr,
+def _down_stream(h_ptr, w_ptr, out_ptr, y_ptr, cnt_ptr, M, N, K, H_PARTS: tl.constexpr,
                  BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                 SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr):
+                 SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr, LAST: tl.constexpr,
+                 GDC: tl.constexpr):
     """Small M, the down projection y = h W_down^T, split over K (K = 14336 for Llama-3-8B) so that every SM
     streams weights. H_PARTS == 0: h is the SwiGLU output [M, K]. H_PARTS > 0: h is the gate-up kernel's float32
     partial sums [H_PARTS, 2, M, K], summed and put through SwiGLU here as they are loaded.
-    SPLIT_K == 1: stores y in its dtype; else float32 partials [SPLIT_K, M, N] that _splitk_sum adds up."""
+    SPLIT_K == 1: stores y in its dtype; else float32 partials [SPLIT_K, M, N] that _splitk_sum adds up, or,
+    with LAST, that the last of a tile's SPLIT_K programs to finish (a counter per tile in cnt_ptr, left at zero
+    for the next call) adds up in a fixed order and stores into y: no third kernel.
+    GDC: launched early by programmatic dependent launch; waits on the GPU for the gate-up grid's h."""
+    if GDC:
+        tl.extra.cuda.gdc_wait()
+        tl.extra.cuda.gdc_launch_dependents()
     pid_m = tl.program_id(0)
     pid_n = tl.program_id(1)
     pid_k = tl.program_id(2)
@@ -146,14 +184,26 @@ def _down_stream(h_ptr, w_ptr, out_ptr, M, N, K, H_PARTS: tl.constexpr,
             acc += tl.sum(h.to(tl.float32)[:, None, :] * w.to(tl.float32)[None, :, :], axis=2)
     mask = mask_m[:, None] & mask_n[None, :]
     if SPLIT_K == 1:
-        tl.store(out_ptr + offs_m[:, None] * N + offs_n[None, :], acc.to(out_ptr.dtype.element_ty), mask=mask)
+        tl.store(y_ptr + offs_m[:, None] * N + offs_n[None, :], acc.to(y_ptr.dtype.element_ty), mask=mask)
     else:
         tl.store(out_ptr + (pid_k * M + offs_m[:, None]) * N + offs_n[None, :], acc, mask=mask)
+        if LAST:
+            tile = pid_m * tl.num_programs(1) + pid_n
+            tl.debug_barrier()  # every thread's partial stored before the counter moves
+            if tl.atomic_add(cnt_ptr + tile, 1, sem="acq_rel", scope="gpu") == SPLIT_K - 1:
+                total = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+                for s in tl.static_range(SPLIT_K):  # read through L2: other SMs wrote these
+                    part = out_ptr + (s * M + offs_m[:, None]) * N + offs_n[None, :]
+                    total += tl.load(part, mask=mask, other=0.0, cache_modifier=".cg")
+                tl.store(y_ptr + offs_m[:, None] * N + offs_n[None, :], total.to(y_ptr.dtype.element_ty), mask=mask)
+                tl.store(cnt_ptr + tile, 0)
 
 
 @triton.jit
-def _splitk_sum(ws_ptr, y_ptr, MN, SPLIT_K: tl.constexpr, BLOCK: tl.constexpr):
-    """y = the sum of the SPLIT_K float32 partials, cast to y's dtype."""
+def _splitk_sum(ws_ptr, y_ptr, MN, SPLIT_K: tl.constexpr, BLOCK: tl.constexpr, GDC: tl.constexpr):
+    """y = the sum of the SPLIT_K float32 partials, cast to y's dtype (GDC: launched early, waits for them)."""
+    if GDC:
+        tl.extra.cuda.gdc_wait()
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < MN
     acc = tl.zeros((BLOCK,), dtype=tl.float32)
@@ -202,6 +252,9 @@ def _gateup_gemm(x_ptr, wg_ptr, wu_ptr, h_ptr, M, N, K,
 
 FMA_MAX_M = 0  # M <= this: CUDA-core GEMV (0: never)
 SMALL_MAX_M = 64  # M <= this: tensor-core weight streaming; above: compute-bound GEMMs
+SMALL_DOWN_PDL = 1  # 1: the small path's kernels chained by programmatic dependent launch
+SMALL_GRAPH = 0  # 1: the small path replayed from a CUDA graph captured once per M
+SMALL_FUSED = 0  # 1: M <= 128 in one persistent launch (gate-up and down from one queue)
 
 
 class ModelNew(Model):
@@ -214,18 +267,36 @@ class ModelNew(Model):
         self._wg = self.gate_proj.weight.contiguous()
         self._wu = self.up_proj.weight.contiguous()
         self._wd = self.down_proj.weight.contiguous()
+        # programmatic dependent launch needs Hopper or later (elsewhere the kernels run plainly one after another)
+        self._pdl = (bool(SMALL_DOWN_PDL) and self._wd.is_cuda
+                     and torch.cuda.get_device_capability(self._wd.device)[0] >= 9)
+        # the down kernel's tile counters (LAST: the last program of a tile sums it); its last program zeroes them
+        self._tile_counts = torch.zeros(4096, device=self._wd.device, dtype=torch.int32)
+        # the fused kernel's counters (left at zero by each launch) and programs per SM
+        self._sync = torch.zeros(4096, device=self._wd.device, dtype=torch.int32)
+        self._sms = (torch.cuda.get_device_properties(self._wd.device).multi_processor_count
+                     if self._wd.is_cuda else 4)
+        self._graphs = {} if SMALL_GRAPH and self._wd.is_cuda else None  # M -> (x, y, graph), or None: failed
+        self._buffers = {}  # the small paths' intermediates (see _buffer): calls on one stream at a time
+        self._bound = {}  # (path, M) -> a bound Triton launch (see _triton_launch)
         self._prepared = True
 
     def forward(self, x):
         if not self._prepared:
             self.prepare()
         a = x.reshape(-1, x.shape[-1]).contiguous()
+        if a.data_ptr() % 16:  # the bound launches are specialised, as Triton does, to 16-byte aligned tensors
+            a = a.clone()
         M = a.shape[0]
         if M <= SMALL_MAX_M:
-            y = self._small(a)
+            y = self._small_path(a) if self._graphs is None else self._small_replayed(a)
         else:
             y = self._large(a)
         return y.reshape(*x.shape[:-1], y.shape[-1])
+
+    def _small_path(self, a):
+        """The fused kernel where its tiles divide the weights (they are not masked), else the separate kernels."""
+        return self._fused(a) if SMALL_FUSED and self._fused_fits and a.shape[0] <= 128 else self._small(a)
 
     def _small(self, a):
         """Small M: tensor-core streaming of gate and up (split over K: 1) with the SwiGLU epilogue
@@ -233,28 +304,54 @@ class ModelNew(Model):
         M, K = a.shape
         N = self._wg.shape[0]
         bm = max(16, min(triton.next_power_of_2(M), 128))
-        h = torch.empty((M, N), device=a.device, dtype=a.dtype)  # SwiGLU output
+        h = self._buffer("h", (M, N), a.dtype)  # SwiGLU output
         grid = (triton.cdiv(M, bm), triton.cdiv(N, 64), 1)
-        _gateup_stream[grid](a, self._wg, self._wu, h, M, N, K, BLOCK_M=bm, BLOCK_N=64,
-                             BLOCK_K=64, SPLIT_K=1, USE_DOT=True,
-                             EVEN_K=K % (1 * 64) == 0,
-                             num_warps=8, num_stages=5)
+        self._triton_launch(("small gate-up", M), _gateup_stream, grid, (a, self._wg, self._wu, h, M, N, K),
+                            dict(BLOCK_M=bm, BLOCK_N=64, BLOCK_K=64,
+                                 SPLIT_K=1, USE_DOT=True,
+                                 EVEN_K=K % (1 * 64) == 0, GDC=self._pdl,
+                                 num_warps=8, num_stages=5))
         bm = max(16, min(triton.next_power_of_2(M), 64))
-        return self._down(h, M, 0, bm, True, 64, 128, 4,
-                          4, 3)
+        return self._down("small", h, M, 0, bm, True, 64, 128,
+                          4, 4, 3, False, self._pdl)
 
-    def _down(self, h, M, h_parts, bm, use_dot, block_n, block_k, split_k, num_warps, num_stages):
-        """The down projection for small M, split over its K so that every SM streams weights."""
+    def _down(self, path, h, M, h_parts, bm, use_dot, block_n, block_k, split_k, num_warps, num_stages, last, pdl):
+        """The down projection for small M, split over its K so that every SM streams weights; the partials
+        summed by the last program of each tile (`last`) or by a third kernel; `pdl`: launched early."""
         N, K = self._wd.shape
         y = torch.empty((M, N), device=h.device, dtype=self._wd.dtype)
-        out = y if split_k == 1 else torch.empty((split_k, M, N), device=h.device, dtype=torch.float32)
+        out = y if split_k == 1 else self._buffer("partials", (split_k, M, N), torch.float32)
         grid = (triton.cdiv(M, bm), triton.cdiv(N, block_n), split_k)
-        _down_stream[grid](h, self._wd, out, M, N, K, H_PARTS=h_parts, BLOCK_M=bm, BLOCK_N=block_n,
-                           BLOCK_K=block_k, SPLIT_K=split_k, USE_DOT=use_dot, EVEN_K=K % (split_k * block_k) == 0,
-                           num_warps=num_warps, num_stages=num_stages)
-        if split_k > 1:
-            _splitk_sum[(triton.cdiv(M * N, 1024),)](out, y, M * N, SPLIT_K=split_k, BLOCK=1024)
+        last = last and split_k > 1 and grid[0] * grid[1] <= self._tile_counts.numel()
+        self._triton_launch((path + " down", M), _down_stream, grid,
+                            (h, self._wd, out, y, self._tile_counts, M, N, K),
+                            dict(H_PARTS=h_parts, BLOCK_M=bm, BLOCK_N=block_n, BLOCK_K=block_k, SPLIT_K=split_k,
+                                 USE_DOT=use_dot, EVEN_K=K % (split_k * block_k) == 0, LAST=last, GDC=pdl,
+                                 num_warps=num_warps, num_stages=num_stages, launch_pdl=pdl))
+        if split_k > 1 and not last:
+            self._triton_launch((path + " sum", M), _splitk_sum, (triton.cdiv(M * N, 1024),), (out, y, M * N),
+                                dict(SPLIT_K=split_k, BLOCK=1024, GDC=pdl, launch_pdl=pdl))
         return y
+
+    def _buffer(self, name, shape, dtype):
+        """A scratch tensor kept per name, shape and dtype (the kernels' intermediates: every call writes all of
+        it before reading it), so that a call allocates only its output."""
+        key = (name, shape, dtype)
+        if key not in self._buffers:
+            self._buffers[key] = torch.empty(shape, device=self._wd.device, dtype=dtype)
+        return self._buffers[key]
+
+    def _triton_launch(self, key, kernel, grid, args, meta):
+        """kernel[grid](*args, **meta); after the first call with this key and these tensor dtypes, through the
+        launcher _bind made of it, which keeps that call's grid and constexprs: the key names them (path and M)."""
+        key = (key, *(t.dtype for t in args if isinstance(t, torch.Tensor)))
+        run = self._bound.get(key)
+        if run is not None:
+            run(*args)
+        elif key in self._bound:  # nothing to bind (Triton's interpreter)
+            kernel[grid](*args, **meta)
+        else:
+            self._bound[key] = _bind(kernel, grid, args, meta)
 
     def _large(self, a):
         """Large M, compute bound: gate-up by triton, down by cublas."""

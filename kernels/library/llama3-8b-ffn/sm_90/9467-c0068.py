@@ -25,6 +25,16 @@ Written by agentopt's template coder from the template `gemv_cuda` at the point:
     small_down_stages = 3
     small_down_reduce = 'kernel'
     small_down_pdl = 1
+    small_graph = 0
+    small_fused = 0
+    fused_gu_bn = 32
+    fused_gu_bk = 128
+    fused_d_bn = 64
+    fused_d_bk = 128
+    fused_d_split = 8
+    fused_occ = 2
+    fused_warps = 8
+    fused_stages = 3
     large_gateup = 'cublas'
     large_down = 'cublas'
     large_block_m = 128
@@ -57,6 +67,21 @@ class Model(nn.Module):
 
     def forward(self, x):
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+def _bind(kernel, grid, args, meta):
+    """kernel[grid](*args, **meta), and a launcher of the kernel it compiled for later calls with tensors of the
+    same kinds (dtypes, 16-byte alignment) and the same grid and constexprs: Triton's compiled-kernel runner
+    takes every argument, constexprs included, in the kernel's order, and skips the binding, specialisation and
+    cache lookup that each kernel[grid](...) does on the host (half of a launch's host time, 20 against 9 us on
+    an H200 host: benchmarks/experiments/launch_probe.py). None under Triton's interpreter, which compiles
+    nothing."""
+    compiled = kernel[grid](*args, **meta)
+    if getattr(compiled, "function", None) is None:
+        return None
+    runner = compiled[tuple(grid) + (1,) * (3 - len(grid))]  # the runner reads three grid dimensions
+    tail = [meta[name] for name in kernel.arg_names[len(args):]]
+    return lambda *again: runner(*again, *tail)
+
 
 @triton.jit
 def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, M, N, K,
@@ -199,6 +224,8 @@ def _swiglu(gu_ptr, h_ptr, N, BLOCK: tl.constexpr):
 FMA_MAX_M = 0  # M <= this: CUDA-core GEMV (0: never)
 SMALL_MAX_M = 64  # M <= this: tensor-core weight streaming; above: compute-bound GEMMs
 SMALL_DOWN_PDL = 1  # 1: the small path's kernels chained by programmatic dependent launch
+SMALL_GRAPH = 0  # 1: the small path replayed from a CUDA graph captured once per M
+SMALL_FUSED = 0  # 1: M <= 128 in one persistent launch (gate-up and down from one queue)
 
 
 class _StreamingMLP(Model):
@@ -218,18 +245,31 @@ class _StreamingMLP(Model):
                      and torch.cuda.get_device_capability(self._wd.device)[0] >= 9)
         # the down kernel's tile counters (LAST: the last program of a tile sums it); its last program zeroes them
         self._tile_counts = torch.zeros(4096, device=self._wd.device, dtype=torch.int32)
+        # the fused kernel's counters (left at zero by each launch) and programs per SM
+        self._sync = torch.zeros(4096, device=self._wd.device, dtype=torch.int32)
+        self._sms = (torch.cuda.get_device_properties(self._wd.device).multi_processor_count
+                     if self._wd.is_cuda else 4)
+        self._graphs = {} if SMALL_GRAPH and self._wd.is_cuda else None  # M -> (x, y, graph), or None: failed
+        self._buffers = {}  # the small paths' intermediates (see _buffer): calls on one stream at a time
+        self._bound = {}  # (path, M) -> a bound Triton launch (see _triton_launch)
         self._prepared = True
 
     def forward(self, x):
         if not self._prepared:
             self.prepare()
         a = x.reshape(-1, x.shape[-1]).contiguous()
+        if a.data_ptr() % 16:  # the bound launches are specialised, as Triton does, to 16-byte aligned tensors
+            a = a.clone()
         M = a.shape[0]
         if M <= SMALL_MAX_M:
-            y = self._small(a)
+            y = self._small_path(a) if self._graphs is None else self._small_replayed(a)
         else:
             y = self._large(a)
         return y.reshape(*x.shape[:-1], y.shape[-1])
+
+    def _small_path(self, a):
+        """The fused kernel where its tiles divide the weights (they are not masked), else the separate kernels."""
+        return self._fused(a) if SMALL_FUSED and self._fused_fits and a.shape[0] <= 128 else self._small(a)
 
     def _small(self, a):
         """Small M: tensor-core streaming of gate and up (split over K: 1) with the SwiGLU epilogue
@@ -237,32 +277,54 @@ class _StreamingMLP(Model):
         M, K = a.shape
         N = self._wg.shape[0]
         bm = max(16, min(triton.next_power_of_2(M), 128))
-        h = torch.empty((M, N), device=a.device, dtype=a.dtype)  # SwiGLU output
+        h = self._buffer("h", (M, N), a.dtype)  # SwiGLU output
         grid = (triton.cdiv(M, bm), triton.cdiv(N, 64), 1)
-        _gateup_stream[grid](a, self._wg, self._wu, h, M, N, K, BLOCK_M=bm, BLOCK_N=64,
-                             BLOCK_K=64, SPLIT_K=1, USE_DOT=True,
-                             EVEN_K=K % (1 * 64) == 0, GDC=self._pdl,
-                             num_warps=8, num_stages=5)
+        self._triton_launch(("small gate-up", M), _gateup_stream, grid, (a, self._wg, self._wu, h, M, N, K),
+                            dict(BLOCK_M=bm, BLOCK_N=64, BLOCK_K=64,
+                                 SPLIT_K=1, USE_DOT=True,
+                                 EVEN_K=K % (1 * 64) == 0, GDC=self._pdl,
+                                 num_warps=8, num_stages=5))
         bm = max(16, min(triton.next_power_of_2(M), 64))
-        return self._down(h, M, 0, bm, True, 64, 128, 4,
-                          4, 3, False, self._pdl)
+        return self._down("small", h, M, 0, bm, True, 64, 128,
+                          4, 4, 3, False, self._pdl)
 
-    def _down(self, h, M, h_parts, bm, use_dot, block_n, block_k, split_k, num_warps, num_stages, last, pdl):
+    def _down(self, path, h, M, h_parts, bm, use_dot, block_n, block_k, split_k, num_warps, num_stages, last, pdl):
         """The down projection for small M, split over its K so that every SM streams weights; the partials
         summed by the last program of each tile (`last`) or by a third kernel; `pdl`: launched early."""
         N, K = self._wd.shape
         y = torch.empty((M, N), device=h.device, dtype=self._wd.dtype)
-        out = y if split_k == 1 else torch.empty((split_k, M, N), device=h.device, dtype=torch.float32)
+        out = y if split_k == 1 else self._buffer("partials", (split_k, M, N), torch.float32)
         grid = (triton.cdiv(M, bm), triton.cdiv(N, block_n), split_k)
         last = last and split_k > 1 and grid[0] * grid[1] <= self._tile_counts.numel()
-        _down_stream[grid](h, self._wd, out, y, self._tile_counts, M, N, K, H_PARTS=h_parts, BLOCK_M=bm,
-                           BLOCK_N=block_n, BLOCK_K=block_k, SPLIT_K=split_k, USE_DOT=use_dot,
-                           EVEN_K=K % (split_k * block_k) == 0, LAST=last, GDC=pdl,
-                           num_warps=num_warps, num_stages=num_stages, launch_pdl=pdl)
+        self._triton_launch((path + " down", M), _down_stream, grid,
+                            (h, self._wd, out, y, self._tile_counts, M, N, K),
+                            dict(H_PARTS=h_parts, BLOCK_M=bm, BLOCK_N=block_n, BLOCK_K=block_k, SPLIT_K=split_k,
+                                 USE_DOT=use_dot, EVEN_K=K % (split_k * block_k) == 0, LAST=last, GDC=pdl,
+                                 num_warps=num_warps, num_stages=num_stages, launch_pdl=pdl))
         if split_k > 1 and not last:
-            _splitk_sum[(triton.cdiv(M * N, 1024),)](out, y, M * N, SPLIT_K=split_k, BLOCK=1024, GDC=pdl,
-                                                     launch_pdl=pdl)
+            self._triton_launch((path + " sum", M), _splitk_sum, (triton.cdiv(M * N, 1024),), (out, y, M * N),
+                                dict(SPLIT_K=split_k, BLOCK=1024, GDC=pdl, launch_pdl=pdl))
         return y
+
+    def _buffer(self, name, shape, dtype):
+        """A scratch tensor kept per name, shape and dtype (the kernels' intermediates: every call writes all of
+        it before reading it), so that a call allocates only its output."""
+        key = (name, shape, dtype)
+        if key not in self._buffers:
+            self._buffers[key] = torch.empty(shape, device=self._wd.device, dtype=dtype)
+        return self._buffers[key]
+
+    def _triton_launch(self, key, kernel, grid, args, meta):
+        """kernel[grid](*args, **meta); after the first call with this key and these tensor dtypes, through the
+        launcher _bind made of it, which keeps that call's grid and constexprs: the key names them (path and M)."""
+        key = (key, *(t.dtype for t in args if isinstance(t, torch.Tensor)))
+        run = self._bound.get(key)
+        if run is not None:
+            run(*args)
+        elif key in self._bound:  # nothing to bind (Triton's interpreter)
+            kernel[grid](*args, **meta)
+        else:
+            self._bound[key] = _bind(kernel, grid, args, meta)
 
     def _large(self, a):
         """Large M, compute bound: gate-up by cublas, down by cublas."""

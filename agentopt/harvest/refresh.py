@@ -1,0 +1,98 @@
+"""`agentopt library refresh`: each library kernel that a template wrote is rendered again by that template from
+the same point. Where the source changed, it is re-verified as a harvest verifies, and it takes the old file's
+place only if it passes and is no slower than `keep_fraction` of the old speedup on every shape it serves.
+A harvest cannot bring in a template change that alters no GPU time (how kernels are launched, what the host
+does around them): the evaluator's timing does not see it, so a search ties with the old kernel. The entry keeps
+its provenance, records the refresh and its new re-verification, and keeps serving the same shapes."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from agentopt.config import HarvestConfig
+from agentopt.review import shape_key
+
+from .index import KernelEntry, LibraryIndex, device_arch
+from .verify import verify
+
+
+class Refreshed(BaseModel):
+    kernel: str
+    status: str  # refreshed, up to date, kept (the new rendering failed or was slower), skipped
+    reason: str = ""
+
+
+def rendering(entry: KernelEntry) -> tuple[str | None, str]:
+    """The entry's point rendered by its template today, or None and why not."""
+    from agentopt.kernels.templates import TEMPLATES
+    from agentopt.problems import UnknownProblem, get_problem
+
+    made = entry.provenance
+    template = TEMPLATES.get(made.template or "")
+    if template is None or not made.params:
+        return None, "not written by a template"
+    try:
+        problem = get_problem(entry.problem)
+    except UnknownProblem as exc:
+        return None, str(exc)
+    if problem.source_hash != entry.problem_hash:
+        return None, "its reference changed since it was verified"
+    # a parameter the template gained, or a value it no longer has, takes the SEED's value (as library seeds do)
+    params = {k: made.params[k] if k in made.params and made.params[k] in template.SPACE.get(k, [seed]) else seed
+              for k, seed in template.SEED.items()}
+    return template.render(params, problem), ""
+
+
+def refresh(library: Path, device: str, config: HarvestConfig, problem: str | None = None,
+            progress=None) -> list[Refreshed]:
+    from agentopt.problems import get_problem
+    from agentopt.search.population import source_hash
+
+    index = LibraryIndex.load(library)
+    arch = device_arch(device)
+    info: dict[str, Any] = {}
+    if device == "cuda":
+        from agentopt.hardware import local_profile
+
+        info["hardware"] = local_profile().model_dump(mode="json")
+    out, changed = [], False
+    for entry in index.kernels:
+        if entry.arch != arch or (problem and entry.problem != problem):
+            continue
+        source, why = rendering(entry)
+        path = library / entry.path
+        if source is None:
+            out.append(Refreshed(kernel=entry.name, status="skipped", reason=why))
+            continue
+        if path.is_file() and path.read_text() == source:
+            out.append(Refreshed(kernel=entry.name, status="up to date"))
+            continue
+        verified = verify(get_problem(entry.problem), {entry.name: source}, device, info, config, progress)[0]
+        if verified.error:
+            out.append(Refreshed(kernel=entry.name, status="kept", reason=f"the new rendering {verified.error}"))
+            continue
+        old = {shape_key(m.shape): m for m in entry.measured}
+        new = {shape_key(m.shape): m for m in verified.measured}
+        served = [shape_key(s.shape) for s in entry.shapes]
+        slower = [k for k in served if (new[k].speedup or 0.0) < config.keep_fraction * (old[k].speedup or 0.0)]
+        if slower:
+            out.append(Refreshed(kernel=entry.name, status="kept", reason=", ".join(
+                f"{k}: {new[k].speedup or 0.0:.3f}x eager against {old[k].speedup or 0.0:.3f}x" for k in slower)))
+            continue
+        for k, m in new.items():  # the same floor: its fraction scales with the time
+            if m.fraction_of_floor is None and k in old and old[k].fraction_of_floor and m.time_ms:
+                m.fraction_of_floor = old[k].fraction_of_floor * old[k].time_ms / m.time_ms
+        entry.measured = verified.measured
+        entry.shapes = [new[k] for k in served]
+        entry.verification = verified.verification
+        entry.source_hash = source_hash(source)
+        entry.provenance.refreshed = verified.verification.date
+        path.write_text(source)
+        changed = True
+        out.append(Refreshed(kernel=entry.name, status="refreshed", reason=", ".join(
+            f"{k}: {old[k].speedup or 0.0:.3f}x -> {new[k].speedup or 0.0:.3f}x eager" for k in served)))
+    if changed:
+        index.save(library)
+    return out
