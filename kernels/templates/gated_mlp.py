@@ -8,7 +8,10 @@
   cuBLAS (torch.mm) over the [gate; up] weights concatenated in prepare() plus a SwiGLU kernel; the down GEMM
   by cuBLAS (torch.mm: as fast as a GEMM gets at these sizes) or by Triton.
 
-The parameter groups are independent: each path's parameters only change that path's code.
+The small path can also run as one persistent kernel (`small_fused`) or be replayed from a CUDA graph
+(`small_graph`). The Triton launches of the small paths go through runners bound at their first call (`_bind`), which
+halves Triton's host time a launch. The parameter groups are independent: each path's parameters only change that
+path's code.
 """
 from __future__ import annotations
 
@@ -295,11 +298,10 @@ def body(params: dict[str, Any], problem, class_name: str = "ModelNew") -> str:
                               last=p["small_down_reduce"] == "last"), _DOWN, _large(p)]
     if p["small_graph"]:
         methods.append(_REPLAYED)
+    fused_tiles = fused_fits = ""
     if p["small_fused"]:
         kernels.append(K.FUSED)
         methods.append(_FUSED.format(**p, sync_pad=next_pow2(2 + p["fused_d_split"]), FUSED_MAX_M=FUSED_MAX_M))
-    fused_tiles = fused_fits = ""
-    if p["small_fused"]:
         fused_tiles = ("FUSED_GU_BN, FUSED_GU_BK, FUSED_D_BN, FUSED_D_BK, FUSED_D_SPLIT = "
                        f"{p['fused_gu_bn']}, {p['fused_gu_bk']}, {p['fused_d_bn']}, {p['fused_d_bk']}, "
                        f"{p['fused_d_split']}\n")
@@ -399,6 +401,7 @@ _SMALL = '''
         return self._down("small", h, M, {h_parts}, bm, True, {small_down_block_n}, {small_down_block_k},
                           {small_down_split}, {small_down_warps}, {small_down_stages}, {last}, self._pdl)
 '''
+
 _REPLAYED = '''
     def _small_replayed(self, a):
         """The small path replayed from a CUDA graph captured at the first call of each M: the host launches one
