@@ -16,7 +16,7 @@ Per M in (1, 16, 64): the template's kernel at its SEED tiles and at finer tiles
 tiles and occupancies, and the grid kernel reading through TMA (with --rows: the grid kernel alone, at the SEED's
 tiles and at tiles that read longer runs of each row); each checked against torch; do_bench medians (L2 flushed)
 in --rounds alternating rounds.
-Writes benchmarks/results/<gpu>-queue-probe.json and prints a table.
+Writes benchmarks/results/<gpu>-queue-probe.json (-queue-probe-rows.json with --rows) and prints a table.
 
     python3 benchmarks/experiments/queue_probe.py [--rounds 3] [--ms 1,16,64] [--rows]
 """
