@@ -75,14 +75,14 @@ def refresh(library: Path, device: str, config: HarvestConfig, problem: str | No
             continue
         old = {shape_key(m.shape): m for m in entry.measured}
         new = {shape_key(m.shape): m for m in verified.measured}
-        served = [shape_key(s.shape) for s in entry.shapes]
-        slower = [k for k in served if (new[k].speedup or 0.0) < config.keep_fraction * (old[k].speedup or 0.0)]
+        served = {shape_key(s.shape): s.speedup or 0.0 for s in entry.shapes}
+        slower = [k for k, was in served.items() if (new[k].speedup or 0.0) < config.keep_fraction * was]
         if slower:
             out.append(Refreshed(kernel=entry.name, status="kept", reason=", ".join(
-                f"{k}: {new[k].speedup or 0.0:.3f}x eager against {old[k].speedup or 0.0:.3f}x" for k in slower)))
+                f"{k}: {new[k].speedup or 0.0:.3f}x eager against {served[k]:.3f}x" for k in slower)))
             continue
         for k, m in new.items():  # the same floor: its fraction scales with the time
-            if m.fraction_of_floor is None and k in old and old[k].fraction_of_floor and m.time_ms:
+            if m.fraction_of_floor is None and k in old and old[k].fraction_of_floor and old[k].time_ms and m.time_ms:
                 m.fraction_of_floor = old[k].fraction_of_floor * old[k].time_ms / m.time_ms
         entry.measured = verified.measured
         entry.shapes = [new[k] for k in served]
@@ -92,7 +92,7 @@ def refresh(library: Path, device: str, config: HarvestConfig, problem: str | No
         path.write_text(source)
         changed = True
         out.append(Refreshed(kernel=entry.name, status="refreshed", reason=", ".join(
-            f"{k}: {old[k].speedup or 0.0:.3f}x -> {new[k].speedup or 0.0:.3f}x eager" for k in served)))
+            f"{k}: {was:.3f}x -> {new[k].speedup or 0.0:.3f}x eager" for k, was in served.items())))
     if changed:
         index.save(library)
     return out
