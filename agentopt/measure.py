@@ -19,18 +19,23 @@ def _time_ms(fn, reps: int) -> float:
     return times[len(times) // 2]
 
 
+def copy_bandwidth_gbps() -> float:
+    """Device copy bandwidth (bytes read plus written) of a 1 GiB float32 copy, median of 20."""
+    import torch
+
+    src = torch.randn(2**30 // 4, device="cuda")
+    dst = torch.empty_like(src)
+    ms = _time_ms(lambda: dst.copy_(src), reps=20)
+    return 2 * src.numel() * 4 / (ms * 1e-3) / 1e9
+
+
 def measure_ceilings(progress=None) -> dict:
     """Median of repeated runs on random data (zeros run faster than real data on the matrix units)."""
     import torch
 
     say = progress or (lambda msg: None)
     say("measuring device copy bandwidth (1 GiB)")
-    n = 2**30 // 4
-    src = torch.randn(n, device="cuda")
-    dst = torch.empty_like(src)
-    ms = _time_ms(lambda: dst.copy_(src), reps=20)
-    bandwidth = 2 * src.numel() * 4 / (ms * 1e-3) / 1e9
-    del src, dst
+    bandwidth = copy_bandwidth_gbps()
     rates = {}
     for name, size in (("bfloat16", 8192), ("float16", 8192), ("float32", 4096)):
         say(f"measuring {name} matmul rate ({size}^3)")

@@ -16,7 +16,7 @@ from typing import Any
 
 from agentopt.config import TemplateConfig
 from agentopt.kernels.templates import FALLBACK, TEMPLATES
-from agentopt.kernels.templates._base import sample
+from agentopt.kernels.templates._base import point_today, sample
 
 from .base import CandidateView, CoderContext, Proposal
 
@@ -77,9 +77,7 @@ class TemplateCoder:
             t = templates.get(made.template or "")
             if t is None or not made.params:
                 continue
-            space = getattr(t, "SPACE", {})
-            params = {k: (made.params[k] if k in made.params and made.params[k] in space.get(k, [seed]) else seed)
-                      for k, seed in t.SEED.items()}
+            params = point_today(t, made.params)
             key = (t.NAME, json.dumps(params, sort_keys=True, default=str))
             if key not in seen and self._fits(t, params, ctx) is None:
                 seen.add(key)

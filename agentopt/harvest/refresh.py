@@ -27,6 +27,7 @@ class Refreshed(BaseModel):
 def rendering(entry: KernelEntry) -> tuple[str | None, str]:
     """The entry's point rendered by its template today, or None and why not."""
     from agentopt.kernels.templates import TEMPLATES
+    from agentopt.kernels.templates._base import point_today
     from agentopt.problems import UnknownProblem, get_problem
 
     made = entry.provenance
@@ -39,10 +40,7 @@ def rendering(entry: KernelEntry) -> tuple[str | None, str]:
         return None, str(exc)
     if problem.source_hash != entry.problem_hash:
         return None, "its reference changed since it was verified"
-    # a parameter the template gained, or a value it no longer has, takes the SEED's value (as library seeds do)
-    params = {k: made.params[k] if k in made.params and made.params[k] in template.SPACE.get(k, [seed]) else seed
-              for k, seed in template.SEED.items()}
-    return template.render(params, problem), ""
+    return template.render(point_today(template, made.params), problem), ""
 
 
 def refresh(library: Path, device: str, config: HarvestConfig, problem: str | None = None,

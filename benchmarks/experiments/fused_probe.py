@@ -35,6 +35,7 @@ from ffn import build, candidate_module  # noqa: E402
 from host_probe import host_and_gpu_us  # noqa: E402
 
 from agentopt.hardware import BUILTIN  # noqa: E402
+from agentopt.measure import copy_bandwidth_gbps  # noqa: E402
 from agentopt.problems import get_problem  # noqa: E402
 from kernels.templates import gated_mlp  # noqa: E402
 
@@ -46,13 +47,6 @@ HAND = [  # fused tiles beyond the SEED's: gate-up BN/BK, down BN/BK/slices, pro
                    (16, 256, 32, 256, 8, 2, 4, 4), (64, 128, 64, 128, 8, 1, 8, 4), (32, 128, 64, 128, 8, 2, 8, 4),
                    (32, 128, 64, 128, 8, 1, 8, 4)]
 ]
-
-
-def copy_gbps() -> float:
-    src = torch.empty(2**28, device="cuda", dtype=torch.float32)
-    dst = torch.empty_like(src)
-    ms = do_bench(lambda: dst.copy_(src), warmup=10, rep=50, return_mode="median")
-    return 2 * src.numel() * 4 / (ms * 1e-3) / 1e9
 
 
 def compiled_stats(namespace: dict) -> list[dict]:
@@ -97,7 +91,7 @@ def main():
     dims = [gated_mlp.dims(problem, {"M": m}) for m in ms]
     variants = points(args.samples, random.Random(3), dims)
     tmp = Path(tempfile.mkdtemp())
-    copy = copy_gbps()
+    copy = copy_bandwidth_gbps()
     rows, stats = [], {}
     with torch.no_grad():
         for M in ms:

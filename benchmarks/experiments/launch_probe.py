@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import inspect
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -18,18 +17,8 @@ import triton
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import write_result  # noqa: E402
+from host_probe import host_and_gpu_us  # noqa: E402
 from stream_probe import H, I, template_kernels  # noqa: E402
-
-
-def host_us(fn, calls=300):
-    fn()
-    torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(calls):
-        fn()
-    host = (time.perf_counter() - t0) / calls * 1e6
-    torch.cuda.synchronize()
-    return host
 
 
 def main():
@@ -64,7 +53,7 @@ def main():
     torch.cuda.synchronize()
     same = torch.equal(y1, y2)
     rows = {"triton": triton.__version__, "arg_names": names, "same_output": same,
-            "plain_host_us": host_us(plain), "bound_host_us": host_us(bound)}
+            "plain_host_us": host_and_gpu_us(plain, 300)[0], "bound_host_us": host_and_gpu_us(bound, 300)[0]}
     print(rows)
     print(write_result("launch-probe", rows))
 

@@ -23,18 +23,16 @@ Writes benchmarks/results/<gpu>-queue-probe.json (-queue-probe-rows.json with --
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
-import triton
 from triton.testing import do_bench
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import write_result  # noqa: E402
+from agentopt.problems import load_source  # noqa: E402
 from stream_probe import H, I, Weights, block_m, template_kernels  # noqa: E402
 
 QUEUE = '''
@@ -105,13 +103,6 @@ TMA = [{"bn": 64, "bk": 64, "warps": 8, "stages": 5}, {"bn": 32, "bk": 128, "war
        {"bn": 32, "bk": 64, "warps": 4, "stages": 6}]
 
 
-def probe_kernels():
-    path = Path(tempfile.mkdtemp()) / "queue_kernel.py"
-    path.write_text(QUEUE)
-    spec = importlib.util.spec_from_file_location("queue_kernel", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def main():
@@ -122,7 +113,7 @@ def main():
     args = ap.parse_args()
     from triton.tools.tensor_descriptor import TensorDescriptor
 
-    T, P, w = template_kernels(), probe_kernels(), Weights()
+    T, P, w = template_kernels(), load_source(QUEUE, "queue_kernels"), Weights()
     Q = P.gateup_queue
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     q = torch.zeros(2, device="cuda", dtype=torch.int32)

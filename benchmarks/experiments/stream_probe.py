@@ -20,10 +20,8 @@ committed result was measured with the probe's own first copies of those kernels
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import random
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
@@ -34,6 +32,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 from common import bench_us, write_result  # noqa: E402
 
+from agentopt.problems import load_source  # noqa: E402
 from kernels.templates import gated_mlp  # noqa: E402
 from kernels.templates import gated_mlp_kernels as KS  # noqa: E402
 
@@ -42,14 +41,9 @@ SMEM = 232448  # bytes of shared memory a block may take on sm_90
 
 
 def template_kernels():
-    """The template's streaming kernels, imported from a file (triton.jit reads the source of what it wraps)."""
-    path = Path(tempfile.mkdtemp()) / "template_kernels.py"
-    path.write_text("import torch\nimport triton\nimport triton.language as tl\n" + KS.STREAM_GATEUP
-                    + KS.STREAM_DOWN)
-    spec = importlib.util.spec_from_file_location("template_kernels", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """The template's streaming kernels as a module (load_source imports from a file: triton.jit reads it)."""
+    return load_source("import torch\nimport triton\nimport triton.language as tl\n" + KS.STREAM_GATEUP
+                       + KS.STREAM_DOWN, "template_kernels")
 
 
 def block_m(M, cap):

@@ -87,6 +87,13 @@ def points(space: dict[str, list]) -> list[dict[str, Any]]:
     return [dict(zip(keys, values)) for values in itertools.product(*(space[k] for k in keys))]
 
 
+def point_today(template, params: dict[str, Any]) -> dict[str, Any]:
+    """A point stored earlier (a library kernel's provenance) on the template's space today: a parameter the
+    template gained, or a value it no longer has, takes the SEED's value."""
+    return {k: params[k] if k in params and params[k] in template.SPACE.get(k, [seed]) else seed
+            for k, seed in template.SEED.items()}
+
+
 def sample(space: dict[str, list], rng: random.Random) -> dict[str, Any]:
     return {k: rng.choice(v) for k, v in space.items()}
 

@@ -1,0 +1,164 @@
+"""The gated-MLP template's model methods, as source text that render() formats with a point's parameters and
+puts into the candidate's class: the tiny, small, replayed and fused small-M paths, the split-K down projection
+with its scratch buffers and bound Triton launches, and the large path (whose text depends on its variants)."""
+from __future__ import annotations
+
+from typing import Any
+
+
+def h_alloc(split: int) -> str:
+    """The line that takes the gate-up output h: SwiGLU'd in x's dtype, or float32 partials over `split` K parts."""
+    return ('h = self._buffer("h", (M, N), a.dtype)  # SwiGLU output' if split == 1 else
+            f'h = self._buffer("h", ({split}, 2, M, N), torch.float32)  # partial sums')
+
+
+TINY = '''
+    def _tiny(self, a):
+        """Tiny M: gate and up GEMV in one pass over x (split over K: {fma_gu_split}), then the down GEMV."""
+        M, K = a.shape
+        N = self._wg.shape[0]
+        bm = triton.next_power_of_2(M)
+        {h_alloc}
+        grid = (triton.cdiv(M, bm), triton.cdiv(N, {fma_block_n}), {fma_gu_split})
+        self._triton_launch(("tiny gate-up", M), _gateup_stream, grid, (a, self._wg, self._wu, h, M, N, K),
+                            dict(BLOCK_M=bm, BLOCK_N={fma_block_n}, BLOCK_K={fma_block_k}, SPLIT_K={fma_gu_split},
+                                 USE_DOT=False, EVEN_K=K % ({fma_gu_split} * {fma_block_k}) == 0, GDC=False,
+                                 num_warps={fma_warps}, num_stages={fma_stages}))
+        return self._down("tiny", h, M, {h_parts}, bm, False, {fma_down_block_n}, {fma_down_block_k},
+                          {fma_down_split}, {fma_down_warps}, {fma_down_stages}, False, False)
+'''
+
+SMALL = '''
+    def _small(self, a):
+        """Small M: tensor-core streaming of gate and up (split over K: {small_gu_split}) with the SwiGLU epilogue
+        (or float32 partials that the down kernel finishes), then the split-K down."""
+        M, K = a.shape
+        N = self._wg.shape[0]
+        bm = max(16, min(triton.next_power_of_2(M), {small_block_m}))
+        {h_alloc}
+        grid = (triton.cdiv(M, bm), triton.cdiv(N, {small_block_n}), {small_gu_split})
+        self._triton_launch(("small gate-up", M), _gateup_stream, grid, (a, self._wg, self._wu, h, M, N, K),
+                            dict(BLOCK_M=bm, BLOCK_N={small_block_n}, BLOCK_K={small_block_k},
+                                 SPLIT_K={small_gu_split}, USE_DOT=True,
+                                 EVEN_K=K % ({small_gu_split} * {small_block_k}) == 0, GDC=self._pdl,
+                                 num_warps={small_warps}, num_stages={small_stages}))
+        bm = max(16, min(triton.next_power_of_2(M), {small_down_block_m}))
+        return self._down("small", h, M, {h_parts}, bm, True, {small_down_block_n}, {small_down_block_k},
+                          {small_down_split}, {small_down_warps}, {small_down_stages}, {last}, self._pdl)
+'''
+
+REPLAYED = '''
+    def _small_replayed(self, a):
+        """The small path replayed from a CUDA graph captured at the first call of each M: the host launches one
+        graph instead of three Triton kernels and their allocations (Triton's launcher costs the host tens of
+        microseconds a kernel, as much as the GPU's work at small M). The input is copied into the graph's own
+        buffer and its output copied out, so a call's result is never overwritten by the next; calls on one
+        stream at a time (the buffers are the model's). Where capture fails, plain launches."""
+        M = a.shape[0]
+        if M not in self._graphs:
+            self._graphs[M] = self._capture(a) if len(self._graphs) < 64 else None
+        held = self._graphs[M]
+        if held is None:
+            return self._small_path(a)
+        x, y, graph = held
+        x.copy_(a)
+        graph.replay()
+        return y.clone()
+
+    def _capture(self, a):
+        x = a.clone()
+        self._small_path(x)  # compiled and warmed up outside the capture
+        graph = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+                y = self._small_path(x)
+        except RuntimeError:
+            return None
+        return x, y, graph
+'''
+
+FUSED = '''
+    def _fused(self, a):
+        """M <= {FUSED_MAX_M}: the whole FFN in one persistent launch (_ffn_fused), {fused_occ} programs an SM taking
+        gate-up tiles {fused_gu_bn}x{fused_gu_bk}, then down tiles {fused_d_bn}x{fused_d_bk} in {fused_d_split} slices of
+        the intermediate, from one queue. Its counters are the model's, like its buffers: calls on one stream at a
+        time."""
+        M, K = a.shape
+        N = self._wg.shape[0]
+        h = self._buffer("h", (M, N), a.dtype)
+        part = self._buffer("partials", (FUSED_D_SPLIT, M, K), torch.float32)
+        y = torch.empty((M, K), device=a.device, dtype=a.dtype)
+        items = N // FUSED_GU_BN + K // FUSED_D_BN * FUSED_D_SPLIT
+        self._triton_launch(("fused", M), _ffn_fused, (min(items, self._sms * {fused_occ}),),
+                            (a, self._wg, self._wu, self._wd, h, part, y, self._sync, M, K, N),
+                            dict(BLOCK_M=max(16, triton.next_power_of_2(M)), GU_BN=FUSED_GU_BN, GU_BK=FUSED_GU_BK,
+                                 D_BN=FUSED_D_BN, D_BK=FUSED_D_BK, D_SPLIT=FUSED_D_SPLIT, SYNC_PAD={sync_pad},
+                                 num_warps={fused_warps}, num_stages={fused_stages}))
+        return y
+'''
+
+DOWN = '''
+    def _down(self, path, h, M, h_parts, bm, use_dot, block_n, block_k, split_k, num_warps, num_stages, last, pdl):
+        """The down projection for small M, split over its K so that every SM streams weights; the partials
+        summed by the last program of each tile (`last`) or by a third kernel; `pdl`: launched early."""
+        N, K = self._wd.shape
+        y = torch.empty((M, N), device=h.device, dtype=self._wd.dtype)
+        out = y if split_k == 1 else self._buffer("partials", (split_k, M, N), torch.float32)
+        grid = (triton.cdiv(M, bm), triton.cdiv(N, block_n), split_k)
+        last = last and split_k > 1 and grid[0] * grid[1] <= self._tile_counts.numel()
+        self._triton_launch((path + " down", M), _down_stream, grid,
+                            (h, self._wd, out, y, self._tile_counts, M, N, K),
+                            dict(H_PARTS=h_parts, BLOCK_M=bm, BLOCK_N=block_n, BLOCK_K=block_k, SPLIT_K=split_k,
+                                 USE_DOT=use_dot, EVEN_K=K % (split_k * block_k) == 0, LAST=last, GDC=pdl,
+                                 num_warps=num_warps, num_stages=num_stages, launch_pdl=pdl))
+        if split_k > 1 and not last:
+            self._triton_launch((path + " sum", M), _splitk_sum, (triton.cdiv(M * N, 1024),), (out, y, M * N),
+                                dict(SPLIT_K=split_k, BLOCK=1024, GDC=pdl, launch_pdl=pdl))
+        return y
+
+    def _buffer(self, name, shape, dtype):
+        """A scratch tensor kept per name, shape and dtype (the kernels' intermediates: every call writes all of
+        it before reading it), so that a call allocates only its output."""
+        key = (name, shape, dtype)
+        if key not in self._buffers:
+            self._buffers[key] = torch.empty(shape, device=self._wd.device, dtype=dtype)
+        return self._buffers[key]
+
+    def _triton_launch(self, key, kernel, grid, args, meta):
+        """kernel[grid](*args, **meta); after the first call with this key and these tensor dtypes, through the
+        launcher _bind made of it, which keeps that call's grid and constexprs: the key names them (path and M)."""
+        key = (key, *(t.dtype for t in args if isinstance(t, torch.Tensor)))
+        run = self._bound.get(key)
+        if run is not None:
+            run(*args)
+        elif key in self._bound:  # nothing to bind (Triton's interpreter)
+            kernel[grid](*args, **meta)
+        else:
+            self._bound[key] = _bind(kernel, grid, args, meta)
+'''
+
+
+def large(p: dict[str, Any]) -> str:
+    tiles = (f"BLOCK_M={p['large_block_m']}, BLOCK_N={p['large_block_n']}, BLOCK_K={p['large_block_k']},\n"
+             f"                 GROUP_M={p['large_group_m']}, EVEN_K=K % {p['large_block_k']} == 0, "
+             f"num_warps={p['large_warps']}, num_stages={p['large_stages']}")
+    if p["large_gateup"] == "triton":
+        gateup = (f"        h = torch.empty((M, N), device=a.device, dtype=a.dtype)\n"
+                  f"        grid = (triton.cdiv(M, {p['large_block_m']}) * triton.cdiv(N, {p['large_block_n']}),)\n"
+                  f"        _gateup_gemm[grid](a, self._wg, self._wu, h, M, N, K,\n"
+                  f"                 {tiles})\n")
+    else:
+        gateup = ("        gu = torch.mm(a, self._wgu.t())  # cuBLAS: gate and up in one GEMM\n"
+                  "        h = torch.empty((M, N), device=a.device, dtype=a.dtype)\n"
+                  "        _swiglu[(M, triton.cdiv(N, 1024))](gu, h, N, BLOCK=1024)\n")
+    if p["large_down"] == "cublas":
+        down = "        return torch.mm(h, self._wd.t())  # cuBLAS: the fastest down GEMM at large M\n"
+    else:
+        down = (f"        y = torch.empty((M, K), device=a.device, dtype=a.dtype)\n"
+                f"        grid = (triton.cdiv(M, {p['large_block_m']}) * triton.cdiv(K, {p['large_block_n']}),)\n"
+                f"        _gemm_epilogue[grid](h, self._wd, self._wd, y, M, K, N, HAS_BIAS=False,\n"
+                f"                 {tiles.replace('EVEN_K=K %', 'EVEN_K=N %')})\n"
+                f"        return y\n")
+    return ('\n    def _large(self, a):\n'
+            f'        """Large M, compute bound: gate-up by {p["large_gateup"]}, down by {p["large_down"]}."""\n'
+            '        M, K = a.shape\n        N = self._wg.shape[0]\n' + gateup + down)
