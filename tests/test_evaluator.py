@@ -128,13 +128,13 @@ def test_gpu_lock_is_shared_by_readers_and_writers_go_first():
             if entered is not None:
                 entered.set()
             time.sleep(hold_s)
-        events.append(f"{name} out")
+            events.append(f"{name} out")  # recorded while still holding the lock
 
     def writer():
         with gpu_lock(index):
             events.append("writer in")
             time.sleep(0.1)
-        events.append("writer out")
+            events.append("writer out")
 
     first = threading.Thread(target=reader, args=("r1", 0.5, inside))
     first.start()
