@@ -166,6 +166,8 @@ def _interpreter_cases(problems) -> list[dict]:
             # the fused persistent kernel (its tiles divide INTERMEDIATE 512; at 96 the separate kernels serve)
             chosen.append({**t.SEED, "small_fused": 1, "fused_gu_bn": 16, "fused_gu_bk": 64, "fused_d_bn": 32,
                            "fused_d_bk": 64, "fused_d_split": 4})
+            # the small path's weights tile-major (the SEED's tiles divide INTERMEDIATE 512, not 96)
+            chosen.append({**t.SEED, "small_packed": 1, "small_down_packed": 1})
             shapes += [{"M": 4, "HIDDEN": 64, "INTERMEDIATE": 96}, {"M": 300, "HIDDEN": 64, "INTERMEDIATE": 96},
                        {"M": 5, "HIDDEN": 64, "INTERMEDIATE": 512}]
         if name == "softmax":
@@ -197,6 +199,34 @@ def test_sampled_points_match_the_reference_under_the_interpreter(name, interpre
     for r in rows:
         assert r["error"] is None, f"{name} {r['params']} at {r['shape']}: {r['error']}"
         assert r["rel_err"] <= r["tol"], f"{name} {r['params']} at {r['shape']}: relative error {r['rel_err']:.2e}"
+
+
+def test_packed_points_give_the_small_path_tile_major_weights_where_their_tiles_divide(tmp_problems):
+    """small_packed / small_down_packed: prepare() copies each weight tile into one run of memory, in the order
+    the kernels read them; where the tiles do not divide the weights, nn.Linear's layout is kept."""
+    import torch
+
+    t, problem = TEMPLATES["gated_mlp"], tmp_problems["llama3-8b-ffn"]
+    params = {**t.SEED, "small_packed": 1, "small_down_packed": 1}
+    cand = load_source(t.render(params, problem), "agentopt_candidate_packed")
+    for inter, divides in ((512, True), (96, False)):
+        mod = problem.module({"M": 5, "HIDDEN": 64, "INTERMEDIATE": inter})
+        model = cand.ModelNew(*mod.get_init_inputs())
+        model.prepare()
+        wg, wu, packed = model._small_gu
+        wd, down_packed = model._small_wd
+        assert packed is divides and down_packed is divides
+        if not divides:
+            assert wg is model._wg and wu is model._wu and wd is model._wd
+            continue
+        bn, bk = params["small_block_n"], params["small_block_k"]
+        assert wg.is_contiguous() and wg.shape == (inter // bn, 64 // bk, 2, bn, bk)
+        i, j = inter // bn - 1, 0  # a tile: gate then up, each the block of the weight it stands for
+        assert torch.equal(wg[i, j, 0], model._wg[i * bn:(i + 1) * bn, j * bk:(j + 1) * bk])
+        assert torch.equal(wg[i, j, 1], model._wu[i * bn:(i + 1) * bn, j * bk:(j + 1) * bk])
+        dbn, dbk = params["small_down_block_n"], params["small_down_block_k"]
+        assert wd.shape == (64 // dbn, inter // dbk, 1, dbn, dbk)
+        assert torch.equal(wd[0, inter // dbk - 1, 0], model._wd[:dbn, inter - dbk:])
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed here")

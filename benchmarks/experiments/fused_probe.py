@@ -19,20 +19,15 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 import torch
-from triton.testing import do_bench
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from template_ab import compare, print_table  # noqa: E402
 from common import write_result  # noqa: E402
-from ffn import build, candidate_module  # noqa: E402
-from host_probe import host_and_gpu_us  # noqa: E402
 
 from agentopt.hardware import BUILTIN  # noqa: E402
 from agentopt.measure import copy_bandwidth_gbps  # noqa: E402
@@ -93,59 +88,26 @@ def main():
     tmp = Path(tempfile.mkdtemp())
     copy = copy_bandwidth_gbps()
     rows, stats = [], {}
+
+    def on_loaded(name, new):
+        if name.startswith("fused"):
+            stats[name] = compiled_stats(type(new).prepare.__globals__)
+
+    extra = {}
+    if args.library:  # the committed library's kernel, given each M's weights
+        def library_fn(model, inputs):
+            library.load_state_dict(model.state_dict())
+            return lambda: library(*inputs)
+        extra["library"] = library_fn
     with torch.no_grad():
         for M in ms:
-            model, inputs = build(problem, {"M": M}, torch.bfloat16)
-            model._init_inputs = problem.module({"M": M}).get_init_inputs()
-            x2 = torch.randn_like(inputs[0])
-            want = [model(*inputs).double(), model(x2).double()]
-            floor_us = 3 * 4096 * 14336 * 2 / (copy * 1e9) * 1e6
-            fns = {"eager": lambda: model(*inputs)}
-            errors = {}
-            if args.library:  # the committed library's kernel for this M, rendered before the bound launches
-                library.load_state_dict(model.state_dict())
-                fns["library"] = lambda: library(*inputs)
-            for name, params in variants:
-                path = tmp / f"{name}.py"
-                path.write_text(gated_mlp.render(params, problem))
-                try:
-                    new = candidate_module(str(path), model)
-                    got = [new(*inputs), new(x2)]  # both checked after the second call
-                    torch.cuda.synchronize()
-                    errors[name] = max(((g.double() - w).norm() / w.norm()).item() for g, w in zip(got, want))
-                    fns[name] = (lambda n: lambda: n(*inputs))(new)
-                    if name.startswith("fused"):
-                        stats[name] = compiled_stats(type(new).prepare.__globals__)
-                except Exception as exc:  # a point that does not compile or run is reported, not fatal
-                    errors[name] = f"{type(exc).__name__}: {str(exc)[:300]}"
-            times = {n: [] for n in fns}
-            for _ in range(args.rounds):
-                for n, fn in fns.items():
-                    times[n].append(1e3 * do_bench(fn, warmup=25, rep=100, return_mode="median"))
-            for n, fn in fns.items():
-                us = statistics.median(times[n])
-                host, back = host_and_gpu_us(fn)
-                row = {"M": M, "variant": n, "us": us, "rounds_us": times[n], "host_enqueue_us": host,
-                       "back_to_back_us": back, "floor_us": floor_us, "fraction_of_floor": floor_us / us,
-                       "rel_err": errors.get(n, 0.0)}
-                rows.append(row)
-            for n, e in errors.items():
-                if not isinstance(e, float) or e > problem.tolerance("cuda"):
-                    rows.append({"M": M, "variant": n, "error": e})
+            rows += compare(problem, M, variants, args.rounds, tmp, copy, extra, on_loaded)
             print(f"M={M} done", flush=True)
     params = {n: {k: v for k, v in p.items() if k.startswith("fused_")} for n, p in variants}
     path = write_result("fused-probe", {"gpu": torch.cuda.get_device_name(0), "copy_GBps": copy, "params": params,
                                         "compiled": stats, "rows": rows})
     print(path)
-    eager = {r["M"]: r["us"] for r in rows if r["variant"] == "eager"}
-    print(f"{'M':>4} {'variant':<14} {'us':>7} {'x eager':>8} {'floor':>6} {'host us':>8} {'b2b us':>7} rel_err")
-    for r in rows:
-        if "error" in r:
-            print(f"{r['M']:>4} {r['variant']:<14} ERROR {r['error']}")
-        else:
-            print(f"{r['M']:>4} {r['variant']:<14} {r['us']:7.1f} {eager[r['M']] / r['us']:8.3f} "
-                  f"{r['fraction_of_floor']:6.1%} {r['host_enqueue_us']:8.1f} {r['back_to_back_us']:7.1f} "
-                  f"{r['rel_err']:.2g}")
+    print_table(rows)
     for n, s in stats.items():
         print(n, params[n], s)
 

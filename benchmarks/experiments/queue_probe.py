@@ -9,29 +9,26 @@ grid version takes ~70 us; finer grid tiles alone (16 rows, 896 tiles) should ga
 First run (results/nvidia-h200-queue-probe.json before the TMA rows): refuted, the queue reads no faster than the
 grid (best 69.0 against 67.9 us at M=1). Second prediction: the grid kernel with its tiles read by the tensor
 memory accelerator (host tensor descriptors) issues fewer, larger requests and reaches >= 3.8 TB/s (~62 us).
-Refuted too (67.9 us at best). Third prediction (`--rows`): tiles that read 512 B to 1 KB of each weight row a
-step, where the SEED's read 128 B, stream closer to the GEMV's whole rows and reach >= 3.7 TB/s (~63 us).
+Refuted too (67.9 us at best). The next question, whether the weights' layout limits the rate (longer runs of
+each row a step, tile-major copies), is layout_probe.py's.
 
 Per M in (1, 16, 64): the template's kernel at its SEED tiles and at finer tiles, the queue kernel at a few
-tiles and occupancies, and the grid kernel reading through TMA (with --rows: the grid kernel alone, at the SEED's
-tiles and at tiles that read longer runs of each row); each checked against torch; do_bench medians (L2 flushed)
-in --rounds alternating rounds.
-Writes benchmarks/results/<gpu>-queue-probe.json (-queue-probe-rows.json with --rows) and prints a table.
+tiles and occupancies, and the grid kernel reading through TMA; each checked against torch; do_bench medians
+(L2 flushed) in --rounds alternating rounds.
+Writes benchmarks/results/<gpu>-queue-probe.json and prints a table.
 
-    python3 benchmarks/experiments/queue_probe.py [--rounds 3] [--ms 1,16,64] [--rows]
+    python3 benchmarks/experiments/queue_probe.py [--rounds 3] [--ms 1,16,64]
 """
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 
 import torch
-from triton.testing import do_bench
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import write_result  # noqa: E402
+from common import kernel_rates, print_rates, write_result  # noqa: E402
 from agentopt.problems import load_source  # noqa: E402
 from stream_probe import H, I, Weights, block_m, template_kernels  # noqa: E402
 
@@ -87,10 +84,6 @@ def gateup_tma(x_desc, wg_desc, wu_desc, h_ptr, M, N, K,
 '''
 GRID = [{"bn": 64, "bk": 64, "warps": 8, "stages": 5}, {"bn": 32, "bk": 64, "warps": 4, "stages": 3},
         {"bn": 16, "bk": 128, "warps": 4, "stages": 4}]
-# longer runs of each weight row a step (the GEMV reads whole rows): 512 B to 1 KB of a row instead of 128 B
-LONG_ROWS = [{"bn": 16, "bk": 512, "warps": 4, "stages": 3}, {"bn": 32, "bk": 256, "warps": 4, "stages": 3},
-             {"bn": 16, "bk": 256, "warps": 4, "stages": 4}, {"bn": 32, "bk": 512, "warps": 8, "stages": 2},
-             {"bn": 64, "bk": 256, "warps": 8, "stages": 3}]
 QUEUED = [{"bn": 64, "bk": 64, "warps": 8, "stages": 5, "occ": 2}, {"bn": 32, "bk": 64, "warps": 4, "stages": 3,
                                                                      "occ": 3},
           {"bn": 32, "bk": 128, "warps": 4, "stages": 4, "occ": 2}, {"bn": 16, "bk": 128, "warps": 4, "stages": 4,
@@ -109,7 +102,6 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--ms", default="1,16,64")
-    ap.add_argument("--rows", action="store_true", help="only the grid kernel, at the SEED's and longer-row tiles")
     args = ap.parse_args()
     from triton.tools.tensor_descriptor import TensorDescriptor
 
@@ -123,7 +115,7 @@ def main():
         want = (torch.nn.functional.silu(x.float() @ w.wg.float().T) * (x.float() @ w.wu.float().T)).double()
         bm = block_m(M, 128)
         fns = {}
-        for c in GRID[:1] + LONG_ROWS if args.rows else GRID:
+        for c in GRID:
             def grid_fn(c=c):
                 h = torch.empty((M, I), device="cuda", dtype=torch.bfloat16)
                 T._gateup_stream[(1, I // c["bn"], 1)](x, w.wg, w.wu, h, M, I, H, BLOCK_M=bm, BLOCK_N=c["bn"],
@@ -131,14 +123,14 @@ def main():
                                                        GDC=False, num_warps=c["warps"], num_stages=c["stages"])
                 return h
             fns[f"grid bn{c['bn']} bk{c['bk']} w{c['warps']} s{c['stages']}"] = grid_fn
-        for c in [] if args.rows else QUEUED:
+        for c in QUEUED:
             def queue_fn(c=c):
                 h = torch.empty((M, I), device="cuda", dtype=torch.bfloat16)
                 Q[(sms * c["occ"],)](x, w.wg, w.wu, h, q, M, I, H, BLOCK_M=bm, BLOCK_N=c["bn"], BLOCK_K=c["bk"],
                                      num_warps=c["warps"], num_stages=c["stages"])
                 return h
             fns[f"queue bn{c['bn']} bk{c['bk']} w{c['warps']} s{c['stages']} occ{c['occ']}"] = queue_fn
-        for c in [] if args.rows else TMA:
+        for c in TMA:
             def tma_fn(c=c):
                 h = torch.empty((M, I), device="cuda", dtype=torch.bfloat16)
                 descs = (TensorDescriptor.from_tensor(x, [bm, c["bk"]]),
@@ -148,29 +140,10 @@ def main():
                                               num_warps=c["warps"], num_stages=c["stages"])
                 return h
             fns[f"tma bn{c['bn']} bk{c['bk']} w{c['warps']} s{c['stages']}"] = tma_fn
-        errs, times = {}, {n: [] for n in fns}
-        for n, fn in fns.items():
-            try:
-                errs[n] = max(((fn().double() - want).norm() / want.norm()).item() for _ in range(2))
-            except Exception as exc:  # a point that does not fit is reported
-                errs[n] = f"{type(exc).__name__}: {str(exc)[:200]}"
-        live = {n: fn for n, fn in fns.items() if isinstance(errs[n], float) and errs[n] < 1e-2}
-        for _ in range(args.rounds):
-            for n, fn in live.items():
-                times[n].append(1e3 * do_bench(fn, warmup=25, rep=100, return_mode="median"))
-        for n in fns:
-            us = statistics.median(times[n]) if times[n] else None
-            rows.append({"M": M, "variant": n, "us": us, "rounds_us": times[n], "rel_err": errs[n],
-                         "TBps": 2 * I * H * 2 / (us * 1e-6) / 1e12 if us else None})
-    path = write_result("queue-probe-rows" if args.rows else "queue-probe",
-                        {"gpu": torch.cuda.get_device_name(0), "rows": rows})
+        rows += kernel_rates(M, fns, dict.fromkeys(fns, want), dict.fromkeys(fns, 2 * I * H * 2), args.rounds)
+    path = write_result("queue-probe", {"gpu": torch.cuda.get_device_name(0), "rows": rows})
     print(path)
-    print(f"{'M':>4} {'variant':<40} {'us':>7} {'TB/s':>6} rel_err")
-    for r in rows:
-        if r["us"] is None:
-            print(f"{r['M']:>4} {r['variant']:<40} ERROR {r['rel_err']}")
-        else:
-            print(f"{r['M']:>4} {r['variant']:<40} {r['us']:7.1f} {r['TBps']:6.2f} {r['rel_err']:.2g}")
+    print_rates(rows)
 
 
 if __name__ == "__main__":

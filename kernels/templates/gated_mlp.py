@@ -47,12 +47,16 @@ SPACE: dict[str, list] = {
     "small_gu_split": [1, 2, 4],  # > 1: float32 partials that the down kernel sums and puts through SwiGLU
     "small_warps": [4, 8],
     "small_stages": [3, 4, 5],
+    # 1: gate and up copied tile-major in prepare() (_tile_major), so each step's tile is one contiguous run of
+    # memory; costs a second copy of those weights
+    "small_packed": [0, 1],
     "small_down_block_m": [64, 128],
     "small_down_block_n": [32, 64, 128],
     "small_down_block_k": [64, 128, 256],
     "small_down_split": [2, 4, 8],
     "small_down_warps": [4, 8],
     "small_down_stages": [3, 4],
+    "small_down_packed": [0, 1],  # 1: the same for W_down
     # split-K partials summed by a third kernel, or by the last program of each tile (a counter per tile)
     "small_down_reduce": ["kernel", "last"],
     # Hopper: the down (and sum) kernels launched early by programmatic dependent launch, waiting on the GPU
@@ -80,7 +84,7 @@ SPACE: dict[str, list] = {
     "large_stages": [3, 4],
 }
 STRUCTURAL = ("fma_max_m", "small_max_m", "fma_gu_split", "small_gu_split", "small_down_reduce", "small_fused",
-              "large_gateup", "large_down")
+              "small_packed", "small_down_packed", "large_gateup", "large_down")
 
 
 def _group(prefix: str) -> list[str]:
@@ -108,9 +112,10 @@ SEED = {"fma_max_m": 0, "small_max_m": 64,
         "fma_down_block_n": 32, "fma_down_block_k": 256, "fma_down_split": 8, "fma_down_warps": 4,
         "fma_down_stages": 2,
         "small_block_m": 128, "small_block_n": 64, "small_block_k": 64, "small_gu_split": 1, "small_warps": 8,
-        "small_stages": 5,
+        "small_stages": 5, "small_packed": 0,
         "small_down_block_m": 64, "small_down_block_n": 64, "small_down_block_k": 128, "small_down_split": 4,
-        "small_down_warps": 4, "small_down_stages": 3, "small_down_reduce": "kernel", "small_down_pdl": 1,
+        "small_down_warps": 4, "small_down_stages": 3, "small_down_packed": 0, "small_down_reduce": "kernel",
+        "small_down_pdl": 1,
         "small_graph": 0, "small_fused": 0, "fused_gu_bn": 32, "fused_gu_bk": 128, "fused_d_bn": 64,
         "fused_d_bk": 128, "fused_d_split": 8, "fused_occ": 2, "fused_warps": 8, "fused_stages": 3,
         "large_gateup": "cublas", "large_down": "cublas", "large_block_m": 128, "large_block_n": 128,
@@ -267,6 +272,23 @@ def _prune_large(p: dict[str, Any], d: dict[str, int], smem_cap: int) -> str | N
     return None
 
 
+def _packing(p: dict[str, Any]) -> str:
+    """prepare()'s lines that give the small path its weights: tile-major copies (small_packed,
+    small_down_packed) where its tiles divide them, else nn.Linear's layout; with the kernels' PACKED flag."""
+    lines = ["        self._small_gu = (self._wg, self._wu, False)  # (gate, up, PACKED) as _gateup_stream takes them\n",
+             "        self._small_wd = (self._wd, False)  # (down, PACKED) as _down_stream takes them\n"]
+    if p["small_packed"]:
+        bn, bk, split = p["small_block_n"], p["small_block_k"], p["small_gu_split"]
+        lines.append(f"        if self._wg.shape[0] % {bn} == 0 and self._wg.shape[1] % {bk * split} == 0:\n"
+                     f"            tiles = _tile_major((self._wg, self._wu), {bn}, {bk})\n"
+                     f"            self._small_gu = (tiles, tiles, True)\n")
+    if p["small_down_packed"]:
+        bn, bk, split = p["small_down_block_n"], p["small_down_block_k"], p["small_down_split"]
+        lines.append(f"        if self._wd.shape[0] % {bn} == 0 and self._wd.shape[1] % {bk * split} == 0:\n"
+                     f"            self._small_wd = (_tile_major((self._wd,), {bn}, {bk}), True)\n")
+    return "".join(lines)
+
+
 def render(params: dict[str, Any], problem) -> str:
     return header(NAME, "Llama-style gated MLP: GEMV/weight-streaming paths for small M, fused GEMMs for large M.",
                   params) + body(params, problem)
@@ -277,6 +299,8 @@ def body(params: dict[str, Any], problem, class_name: str = "ModelNew") -> str:
     p = params
     pre = _prefix(problem)
     kernels = [K.BIND, K.STREAM_GATEUP, K.STREAM_DOWN]
+    if p["small_packed"] or p["small_down_packed"]:
+        kernels.append(K.TILE_MAJOR)
     if p["large_gateup"] == "triton":
         kernels.append(K.GATEUP_GEMM)
     else:
@@ -331,7 +355,7 @@ class {class_name}(Model):
         self._wg = self.{pre}gate_proj.weight.contiguous()
         self._wu = self.{pre}up_proj.weight.contiguous()
         self._wd = self.{pre}down_proj.weight.contiguous()
-{concat}        # programmatic dependent launch needs Hopper or later (elsewhere the kernels run plainly one after another)
+{concat}{_packing(p)}        # programmatic dependent launch needs Hopper or later (elsewhere the kernels run plainly one after another)
         self._pdl = (bool(SMALL_DOWN_PDL) and self._wd.is_cuda
                      and torch.cuda.get_device_capability(self._wd.device)[0] >= 9)
         # the down kernel's tile counters (LAST: the last program of a tile sums it); its last program zeroes them

@@ -18,18 +18,33 @@ def _bind(kernel, grid, args, meta):
 
 '''
 
+TILE_MAJOR = '''
+def _tile_major(weights, block_n, block_k):
+    """[N, K] weights (all of one shape) as [N/block_n, K/block_k, len(weights), block_n, block_k], contiguous: each
+    (block_n x block_k) tile of each weight one run of memory, a tile row's K steps one after another."""
+    n, k = weights[0].shape
+    tiles = [w.reshape(n // block_n, block_n, k // block_k, block_k).transpose(1, 2) for w in weights]
+    return torch.stack(tiles, dim=2).contiguous()
+
+'''
+
 STREAM_GATEUP = '''
 @triton.jit
 def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, M, N, K,
                    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                   SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr, GDC: tl.constexpr):
+                   SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr, GDC: tl.constexpr,
+                   PACKED: tl.constexpr = False):
     """Small M, weight streaming: one program reads a BLOCK_N x BLOCK_K tile of W_gate and of W_up per step
     (nn.Linear's [out, in] layout: K is contiguous) for all BLOCK_M tokens at once, so weights are read once.
     USE_DOT: tensor cores (BLOCK_M >= 16); else a CUDA-core multiply and sum over K (a GEMV).
     SPLIT_K == 1: stores h = silu(x Wg^T) * (x Wu^T), the SwiGLU epilogue, in x's dtype.
     SPLIT_K > 1: stores float32 partial sums [SPLIT_K, 2, M, N]; the down kernel finishes them as it loads.
     GDC (Hopper, programmatic dependent launch): the down kernel's programs may launch at once and wait on the GPU
-    for this grid's writes, instead of being launched after its last tile."""
+    for this grid's writes, instead of being launched after its last tile.
+    PACKED: wg_ptr is prepare()'s tile-major copy of both weights (_tile_major: [N/BLOCK_N, K/BLOCK_K, 2, BLOCK_N,
+    BLOCK_K], gate then up; the blocks divide N and K), so a step reads one contiguous run of 2 x BLOCK_N x BLOCK_K
+    elements and a program its whole stream in order, where nn.Linear's layout gives BLOCK_K-long pieces of
+    2 x BLOCK_N rows 2 x K elements apart."""
     if GDC:
         tl.extra.cuda.gdc_launch_dependents()
     pid_m = tl.program_id(0)  # fastest axis: programs sharing a weight tile run side by side (L2 hits)
@@ -52,8 +67,14 @@ def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, M, N, K,
             mask_x = mask_m[:, None] & (offs_k[None, :] < K)
             mask_w = mask_n[:, None] & (offs_k[None, :] < K)
         x = tl.load(x_ptr + offs_m[:, None] * K + offs_k[None, :], mask=mask_x, other=0.0)
-        wg = tl.load(wg_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
-        wu = tl.load(wu_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
+        if PACKED:
+            tile = wg_ptr + (pid_n * (K // BLOCK_K) + k0 // BLOCK_K) * (2 * BLOCK_N * BLOCK_K)
+            in_tile = tl.arange(0, BLOCK_N)[:, None] * BLOCK_K + tl.arange(0, BLOCK_K)[None, :]
+            wg = tl.load(tile + in_tile)
+            wu = tl.load(tile + BLOCK_N * BLOCK_K + in_tile)
+        else:
+            wg = tl.load(wg_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
+            wu = tl.load(wu_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
         if USE_DOT:
             acc_g += tl.dot(x, tl.trans(wg))
             acc_u += tl.dot(x, tl.trans(wu))
@@ -76,14 +97,16 @@ STREAM_DOWN = '''
 def _down_stream(h_ptr, w_ptr, out_ptr, y_ptr, cnt_ptr, M, N, K, H_PARTS: tl.constexpr,
                  BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                  SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr, LAST: tl.constexpr,
-                 GDC: tl.constexpr):
+                 GDC: tl.constexpr, PACKED: tl.constexpr = False):
     """Small M, the down projection y = h W_down^T, split over K (K = 14336 for Llama-3-8B) so that every SM
     streams weights. H_PARTS == 0: h is the SwiGLU output [M, K]. H_PARTS > 0: h is the gate-up kernel's float32
     partial sums [H_PARTS, 2, M, K], summed and put through SwiGLU here as they are loaded.
     SPLIT_K == 1: stores y in its dtype; else float32 partials [SPLIT_K, M, N] that _splitk_sum adds up, or,
     with LAST, that the last of a tile's SPLIT_K programs to finish (a counter per tile in cnt_ptr, left at zero
     for the next call) adds up in a fixed order and stores into y: no third kernel.
-    GDC: launched early by programmatic dependent launch; waits on the GPU for the gate-up grid's h."""
+    GDC: launched early by programmatic dependent launch; waits on the GPU for the gate-up grid's h.
+    PACKED: w_ptr is prepare()'s tile-major copy of W_down ([N/BLOCK_N, K/BLOCK_K, BLOCK_N, BLOCK_K]; the blocks
+    divide N and K): each step's tile is one contiguous run."""
     if GDC:
         tl.extra.cuda.gdc_wait()
         tl.extra.cuda.gdc_launch_dependents()
@@ -115,7 +138,11 @@ def _down_stream(h_ptr, w_ptr, out_ptr, y_ptr, cnt_ptr, M, N, K, H_PARTS: tl.con
                 g += tl.load(part, mask=mask_h, other=0.0)
                 u += tl.load(part + M * K, mask=mask_h, other=0.0)
             h = (g / (1.0 + tl.exp(-g)) * u).to(w_ptr.dtype.element_ty)
-        w = tl.load(w_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
+        if PACKED:
+            tile = w_ptr + (pid_n * (K // BLOCK_K) + k0 // BLOCK_K) * (BLOCK_N * BLOCK_K)
+            w = tl.load(tile + tl.arange(0, BLOCK_N)[:, None] * BLOCK_K + tl.arange(0, BLOCK_K)[None, :])
+        else:
+            w = tl.load(w_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
         if USE_DOT:
             acc += tl.dot(h, tl.trans(w))
         else:

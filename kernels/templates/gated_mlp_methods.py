@@ -23,9 +23,9 @@ TINY = '''
         self._triton_launch(("tiny gate-up", M), _gateup_stream, grid, (a, self._wg, self._wu, h, M, N, K),
                             dict(BLOCK_M=bm, BLOCK_N={fma_block_n}, BLOCK_K={fma_block_k}, SPLIT_K={fma_gu_split},
                                  USE_DOT=False, EVEN_K=K % ({fma_gu_split} * {fma_block_k}) == 0, GDC=False,
-                                 num_warps={fma_warps}, num_stages={fma_stages}))
+                                 PACKED=False, num_warps={fma_warps}, num_stages={fma_stages}))
         return self._down("tiny", h, M, {h_parts}, bm, False, {fma_down_block_n}, {fma_down_block_k},
-                          {fma_down_split}, {fma_down_warps}, {fma_down_stages}, False, False)
+                          {fma_down_split}, {fma_down_warps}, {fma_down_stages}, False, False, (self._wd, False))
 '''
 
 SMALL = '''
@@ -37,14 +37,16 @@ SMALL = '''
         bm = max(16, min(triton.next_power_of_2(M), {small_block_m}))
         {h_alloc}
         grid = (triton.cdiv(M, bm), triton.cdiv(N, {small_block_n}), {small_gu_split})
-        self._triton_launch(("small gate-up", M), _gateup_stream, grid, (a, self._wg, self._wu, h, M, N, K),
+        wg, wu, packed = self._small_gu
+        self._triton_launch(("small gate-up", M), _gateup_stream, grid, (a, wg, wu, h, M, N, K),
                             dict(BLOCK_M=bm, BLOCK_N={small_block_n}, BLOCK_K={small_block_k},
                                  SPLIT_K={small_gu_split}, USE_DOT=True,
                                  EVEN_K=K % ({small_gu_split} * {small_block_k}) == 0, GDC=self._pdl,
-                                 num_warps={small_warps}, num_stages={small_stages}))
+                                 PACKED=packed, num_warps={small_warps}, num_stages={small_stages}))
         bm = max(16, min(triton.next_power_of_2(M), {small_down_block_m}))
         return self._down("small", h, M, {h_parts}, bm, True, {small_down_block_n}, {small_down_block_k},
-                          {small_down_split}, {small_down_warps}, {small_down_stages}, {last}, self._pdl)
+                          {small_down_split}, {small_down_warps}, {small_down_stages}, {last}, self._pdl,
+                          self._small_wd)
 '''
 
 REPLAYED = '''
@@ -98,19 +100,22 @@ FUSED = '''
 '''
 
 DOWN = '''
-    def _down(self, path, h, M, h_parts, bm, use_dot, block_n, block_k, split_k, num_warps, num_stages, last, pdl):
+    def _down(self, path, h, M, h_parts, bm, use_dot, block_n, block_k, split_k, num_warps, num_stages, last, pdl,
+              weight):
         """The down projection for small M, split over its K so that every SM streams weights; the partials
-        summed by the last program of each tile (`last`) or by a third kernel; `pdl`: launched early."""
+        summed by the last program of each tile (`last`) or by a third kernel; `pdl`: launched early; `weight`:
+        (W_down as the kernel reads it, whether tile-major)."""
         N, K = self._wd.shape
+        wd, packed = weight
         y = torch.empty((M, N), device=h.device, dtype=self._wd.dtype)
         out = y if split_k == 1 else self._buffer("partials", (split_k, M, N), torch.float32)
         grid = (triton.cdiv(M, bm), triton.cdiv(N, block_n), split_k)
         last = last and split_k > 1 and grid[0] * grid[1] <= self._tile_counts.numel()
         self._triton_launch((path + " down", M), _down_stream, grid,
-                            (h, self._wd, out, y, self._tile_counts, M, N, K),
+                            (h, wd, out, y, self._tile_counts, M, N, K),
                             dict(H_PARTS=h_parts, BLOCK_M=bm, BLOCK_N=block_n, BLOCK_K=block_k, SPLIT_K=split_k,
                                  USE_DOT=use_dot, EVEN_K=K % (split_k * block_k) == 0, LAST=last, GDC=pdl,
-                                 num_warps=num_warps, num_stages=num_stages, launch_pdl=pdl))
+                                 PACKED=packed, num_warps=num_warps, num_stages=num_stages, launch_pdl=pdl))
         if split_k > 1 and not last:
             self._triton_launch((path + " sum", M), _splitk_sum, (triton.cdiv(M * N, 1024),), (out, y, M * N),
                                 dict(SPLIT_K=split_k, BLOCK=1024, GDC=pdl, launch_pdl=pdl))

@@ -1,0 +1,136 @@
+"""Probe: does the weights' layout limit the small-M FFN's read rate, and do the template's tile-major copies
+(`small_packed`, `small_down_packed`) win it back?
+
+The small path's gate-up kernel reads 235 MB at ~3.4-3.5 TB/s whatever schedules its tiles (grid, atomic queue,
+TMA: queue_probe.py), and cuBLAS's GEMM no faster, where a plain read kernel reaches ~3.97 TB/s; its down kernel
+reads W_down at ~2.9 TB/s. In nn.Linear's layout a step of a program reads BLOCK_K elements (128-256 B) of each of
+2 x BLOCK_N rows that lie K elements (8 KB or 28 KB, powers of two apart or near it) from one another, so each step
+scatters small requests over many DRAM pages, and the programs side by side hit the same strides.
+Predictions, written before the first run:
+1. Long rows: gate-up tiles that read 512 B to 1 KB of each row a step stream closer to the GEMV's whole rows and
+   reach >= 3.7 TB/s (~63 us for gate-up; moved here from queue_probe.py --rows, which never ran).
+2. Tile-major: with each tile one contiguous run (prepare()'s `_tile_major`), a program reads its whole stream in
+   order. Gate-up at the SEED's tiles >= 3.8 TB/s (~62 us against ~69), down >= 3.6 TB/s (~33 us against ~40); the
+   whole small path at M=1-64 ~95 us against ~103-108 (~1.17-1.2x eager). If neither moves the rate, the layout is
+   not what limits: the next suspect is the requests each SM keeps in flight.
+
+Part 1, per M: the template's gate-up and down kernels alone, in nn.Linear's layout and tile-major, at the SEED's
+tiles and others (long rows too), each checked against torch; do_bench medians (L2 flushed) in --rounds rounds.
+Part 2, per M: eager and whole candidates of the template (the SEED with its small path up to M=128, and the same
+with gate-up, down or both tile-major), through template_ab.compare. Writes benchmarks/results/<gpu>-layout-probe.json; prints both tables last.
+
+    python3 benchmarks/experiments/layout_probe.py [--rounds 3] [--ms 1,16,64,128] [--kernels-only]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+import triton
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stream_probe import H, I, Weights, block_m, template_kernels  # noqa: E402
+from template_ab import compare, print_table  # noqa: E402
+from common import kernel_rates, print_rates, write_result  # noqa: E402
+
+from agentopt.hardware import BUILTIN  # noqa: E402
+from agentopt.measure import copy_bandwidth_gbps  # noqa: E402
+from agentopt.problems import get_problem, load_source  # noqa: E402
+from kernels.templates import gated_mlp  # noqa: E402
+from kernels.templates import gated_mlp_kernels as KS  # noqa: E402
+
+GATEUP = [{"bn": 64, "bk": 64, "warps": 8, "stages": 5},  # the SEED's
+          {"bn": 32, "bk": 64, "warps": 4, "stages": 3}, {"bn": 64, "bk": 128, "warps": 8, "stages": 4},
+          # long rows: 512 B to 1 KB of each row a step
+          {"bn": 16, "bk": 512, "warps": 4, "stages": 3}, {"bn": 32, "bk": 256, "warps": 4, "stages": 3},
+          {"bn": 16, "bk": 256, "warps": 4, "stages": 4}, {"bn": 32, "bk": 512, "warps": 8, "stages": 2},
+          {"bn": 64, "bk": 256, "warps": 8, "stages": 3}]
+DOWN = [{"bm": 64, "bn": 64, "bk": 128, "split": 4, "warps": 4, "stages": 3},  # the SEED's
+        {"bm": 64, "bn": 64, "bk": 256, "split": 4, "warps": 4, "stages": 3},
+        {"bm": 64, "bn": 32, "bk": 256, "split": 8, "warps": 4, "stages": 4},
+        {"bm": 64, "bn": 128, "bk": 64, "split": 2, "warps": 8, "stages": 4}]
+# whole candidates: the SEED with the small path up to M=128, in nn.Linear's layout and tile-major
+WHOLE = {"rows": {}, "packed-gateup": {"small_packed": 1}, "packed-down": {"small_down_packed": 1},
+         "packed-both": {"small_packed": 1, "small_down_packed": 1},
+         "packed-both-bk128": {"small_packed": 1, "small_down_packed": 1, "small_block_k": 128, "small_stages": 4,
+                               "small_down_block_k": 256}}
+
+
+def kernel_rows(T, tile_major, w: Weights, M: int, rounds: int) -> list[dict]:
+    """The gate-up and down kernels alone at M, each tile set in both layouts."""
+    x = torch.randn(M, H, device="cuda", dtype=torch.bfloat16)
+    gu_want = (torch.nn.functional.silu(x.float() @ w.wg.float().T) * (x.float() @ w.wu.float().T)).double()
+    h = torch.randn(M, I, device="cuda", dtype=torch.bfloat16)
+    dn_want = (h.float() @ w.wd.float().T).double()
+    bm = block_m(M, 128)
+    fns, want, nbytes = {}, {}, {}
+    for c in GATEUP:
+        for packed in (False, True):
+            wg, wu = (tile_major((w.wg, w.wu), c["bn"], c["bk"]),) * 2 if packed else (w.wg, w.wu)
+
+            def gateup(c=c, wg=wg, wu=wu, packed=packed):
+                out = torch.empty((M, I), device="cuda", dtype=torch.bfloat16)
+                T._gateup_stream[(1, I // c["bn"], 1)](x, wg, wu, out, M, I, H, BLOCK_M=bm, BLOCK_N=c["bn"],
+                                                       BLOCK_K=c["bk"], SPLIT_K=1, USE_DOT=True, EVEN_K=True,
+                                                       GDC=False, PACKED=packed, num_warps=c["warps"],
+                                                       num_stages=c["stages"])
+                return out
+            name = f"gate-up {'tiles' if packed else 'rows'} bn{c['bn']} bk{c['bk']} w{c['warps']} s{c['stages']}"
+            fns[name], want[name], nbytes[name] = gateup, gu_want, 2 * I * H * 2
+    for c in DOWN:
+        dbm = block_m(M, c["bm"])
+        ws = torch.empty((c["split"], M, H), device="cuda", dtype=torch.float32)
+        for packed in (False, True):
+            wd = tile_major((w.wd,), c["bn"], c["bk"]) if packed else w.wd
+
+            def down(c=c, wd=wd, packed=packed, ws=ws, dbm=dbm):
+                y = torch.empty((M, H), device="cuda", dtype=torch.bfloat16)
+                T._down_stream[(triton.cdiv(M, dbm), H // c["bn"], c["split"])](
+                    h, wd, ws, y, ws, M, H, I, H_PARTS=0, BLOCK_M=dbm, BLOCK_N=c["bn"], BLOCK_K=c["bk"],
+                    SPLIT_K=c["split"], USE_DOT=True, EVEN_K=True, LAST=False, GDC=False, PACKED=packed,
+                    num_warps=c["warps"], num_stages=c["stages"])
+                return ws  # the split-K partials: the probe times the down kernel alone
+            name = (f"down {'tiles' if packed else 'rows'} bn{c['bn']} bk{c['bk']} split{c['split']} "
+                    f"w{c['warps']} s{c['stages']}")
+            fns[name], want[name], nbytes[name] = down, dn_want, H * I * 2
+    return kernel_rates(M, fns, want, nbytes, rounds, finish=lambda out: out if out.dim() == 2 else out.sum(0))
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--ms", default="1,16,64,128")
+    ap.add_argument("--kernels-only", action="store_true", help="part 1 only: the kernels alone")
+    args = ap.parse_args()
+    T = template_kernels()
+    tile_major = load_source("import torch\n" + KS.TILE_MAJOR, "tile_major")._tile_major
+    problem = get_problem("llama3-8b-ffn")
+    ms = [int(m) for m in args.ms.split(",")]
+    copy = copy_bandwidth_gbps()
+    dims = [gated_mlp.dims(problem, {"M": m}) for m in ms]
+    whole = [(n, {**gated_mlp.SEED, "small_max_m": 128, **p}) for n, p in WHOLE.items()]
+    refused = {n: gated_mlp.prune(p, BUILTIN["h200"], dims) for n, p in whole}
+    whole = [(n, p) for n, p in whole if refused[n] is None]
+    w = Weights()
+    kernels, candidates = [], []
+    tmp = Path(tempfile.mkdtemp())
+    with torch.no_grad():
+        for M in ms:
+            kernels += kernel_rows(T, tile_major, w, M, args.rounds)
+            if not args.kernels_only:
+                candidates += compare(problem, M, whole, args.rounds, tmp, copy)
+            print(f"M={M} done", flush=True)
+    path = write_result("layout-probe", {"gpu": torch.cuda.get_device_name(0), "copy_GBps": copy,
+                                         "refused": {n: why for n, why in refused.items() if why},
+                                         "whole_params": dict(whole), "kernels": kernels, "candidates": candidates})
+    print(path)
+    print(f"copy rate {copy / 1e3:.2f} TB/s; refused by the prune: {[n for n, why in refused.items() if why]}")
+    print_rates(kernels, 46)
+    if candidates:
+        print_table(candidates)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Shared by the probes that compare points of the gated-MLP template side by side (fused_probe, layout_probe):
+each point rendered, loaded as a candidate, checked against eager on two calls with two inputs, then timed with
+eager (and any other callables) in rounds that alternate the variants, with the host's time to enqueue one call."""
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+from triton.testing import do_bench
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))
+from ffn import build, candidate_module  # noqa: E402
+from host_probe import host_and_gpu_us  # noqa: E402
+
+from kernels.templates import gated_mlp  # noqa: E402
+
+H, I = 4096, 14336
+WEIGHT_BYTES = 3 * H * I * 2  # llama3-8b's FFN in bf16
+
+
+def compare(problem, M: int, variants: list[tuple[str, dict]], rounds: int, tmp: Path, copy_gbps: float,
+            extra: dict | None = None, on_loaded=None) -> list[dict]:
+    """One row per variant at M (eager first, then `extra`'s callables, then the template's points), and one row
+    with an "error" for each point that failed to load, to run, or to match eager within the problem's tolerance.
+    `on_loaded(name, model)` is called for each loaded point (to read its compiled kernels)."""
+    model, inputs = build(problem, {"M": M}, torch.bfloat16)
+    model._init_inputs = problem.module({"M": M}).get_init_inputs()
+    x2 = torch.randn_like(inputs[0])
+    want = [model(*inputs).double(), model(x2).double()]
+    floor_us = WEIGHT_BYTES / (copy_gbps * 1e9) * 1e6
+    fns = {"eager": lambda: model(*inputs)}
+    for name, make in (extra or {}).items():
+        fns[name] = make(model, inputs)
+    errors = {}
+    for name, params in variants:
+        path = tmp / f"{name}-M{M}.py"
+        path.write_text(gated_mlp.render(params, problem))
+        try:
+            new = candidate_module(str(path), model)
+            got = [new(*inputs), new(x2)]  # both checked after the second call
+            torch.cuda.synchronize()
+            errors[name] = max(((g.double() - w).norm() / w.norm()).item() for g, w in zip(got, want))
+            fns[name] = (lambda n: lambda: n(*inputs))(new)
+            if on_loaded is not None:
+                on_loaded(name, new)
+        except Exception as exc:  # a point that does not compile or run is reported, not fatal
+            errors[name] = f"{type(exc).__name__}: {str(exc)[:300]}"
+    times = {n: [] for n in fns}
+    for _ in range(rounds):
+        for n, fn in fns.items():
+            times[n].append(1e3 * do_bench(fn, warmup=25, rep=100, return_mode="median"))
+    rows = []
+    for n, fn in fns.items():
+        us = statistics.median(times[n])
+        host, back = host_and_gpu_us(fn)
+        rows.append({"M": M, "variant": n, "us": us, "rounds_us": times[n], "host_enqueue_us": host,
+                     "back_to_back_us": back, "floor_us": floor_us, "fraction_of_floor": floor_us / us,
+                     "rel_err": errors.get(n, 0.0)})
+    for n, e in errors.items():
+        if not isinstance(e, float) or e > problem.tolerance("cuda"):
+            rows.append({"M": M, "variant": n, "error": e})
+    return rows
+
+
+def print_table(rows: list[dict]) -> None:
+    eager = {r["M"]: r["us"] for r in rows if r["variant"] == "eager"}
+    print(f"{'M':>4} {'variant':<16} {'us':>7} {'x eager':>8} {'floor':>6} {'host us':>8} {'b2b us':>7} rel_err")
+    for r in rows:
+        if "error" in r:
+            print(f"{r['M']:>4} {r['variant']:<16} ERROR {r['error']}")
+        else:
+            print(f"{r['M']:>4} {r['variant']:<16} {r['us']:7.1f} {eager[r['M']] / r['us']:8.3f} "
+                  f"{r['fraction_of_floor']:6.1%} {r['host_enqueue_us']:8.1f} {r['back_to_back_us']:7.1f} "
+                  f"{r['rel_err']:.2g}")
