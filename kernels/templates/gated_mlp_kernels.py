@@ -2,7 +2,16 @@
 parameters reach them as constexpr arguments, so equal configurations hit Triton's cache across candidates)."""
 
 BIND = '''
-def _bind(kernel, grid, args, meta):
+def _cdiv(a, b):
+    return -(-a // b)  # as triton.cdiv, without its constexpr handling (microseconds a call on the host)
+
+
+def _block_m(M, cap):
+    """BLOCK_M for M rows on tensor cores: the next power of 2, at least 16, at most cap."""
+    return max(16, min(1 << (M - 1).bit_length(), cap))
+
+
+def _bind(kernel, grid, meta, args):
     """kernel[grid](*args, **meta), and a launcher of the kernel it compiled for later calls with tensors of the
     same kinds (dtypes, 16-byte alignment) and the same grid and constexprs: Triton's compiled-kernel runner
     takes every argument, constexprs included, in the kernel's order, and skips the binding, specialisation and
