@@ -166,10 +166,12 @@ def _interpreter_cases(problems) -> list[dict]:
             # the fused persistent kernel (its tiles divide INTERMEDIATE 512; at 96 the separate kernels serve)
             chosen.append({**t.SEED, "small_fused": 1, "fused_gu_bn": 16, "fused_gu_bk": 64, "fused_d_bn": 32,
                            "fused_d_bk": 64, "fused_d_split": 4})
-            # the small path's weights tile-major (the SEED's tiles divide INTERMEDIATE 512, not 96)
+            # the small path's weights tile-major (the SEED's tiles divide INTERMEDIATE 512, not 96), also with
+            # gate-up split over K (its halves divide HIDDEN 128)
             chosen.append({**t.SEED, "small_packed": 1, "small_down_packed": 1})
+            chosen.append({**t.SEED, "small_packed": 1, "small_down_packed": 1, "small_gu_split": 2})
             shapes += [{"M": 4, "HIDDEN": 64, "INTERMEDIATE": 96}, {"M": 300, "HIDDEN": 64, "INTERMEDIATE": 96},
-                       {"M": 5, "HIDDEN": 64, "INTERMEDIATE": 512}]
+                       {"M": 5, "HIDDEN": 64, "INTERMEDIATE": 512}, {"M": 5, "HIDDEN": 128, "INTERMEDIATE": 512}]
         if name == "softmax":
             chosen.append({**t.SEED, "variant": "online", "block_n": 1024})
             shapes.append({"M": 3, "N": 2500})

@@ -7,6 +7,7 @@ each holding the reference outputs once, so the Triton and CuPy compiles go in p
 import concurrent.futures as cf
 import multiprocessing as mp
 import os
+import random
 from types import SimpleNamespace
 
 import pytest
@@ -26,6 +27,7 @@ SHAPES_OF_GROUP = {"dispatch": ALL_M, "tiny_gateup": [1], "tiny_down": [1], "sma
 # groups whose kernels the SEED does not reach: the tiny path from M <= 4, the fused kernel switched on
 BASE_OF_GROUP = {"tiny_gateup": {"fma_max_m": 4}, "tiny_down": {"fma_max_m": 4},
                  "small_fused": {"small_fused": 1}}
+PACKED_OF_GROUP = {"small_gateup": "small_packed", "small_down": "small_down_packed"}
 # TEMPLATE_GROUPS=small_fused,small_launch: only those groups (a short GPU call after changing one kernel)
 ONLY_GROUPS = [g for g in os.environ.get("TEMPLATE_GROUPS", "").split(",") if g]
 _WORKER: dict = {}
@@ -124,6 +126,12 @@ def _group_points(template: str, group: str, base: dict, keys: list[str]) -> lis
                    {"fused_gu_bn": 16, "fused_gu_bk": 64, "fused_d_bn": 32, "fused_d_bk": 64, "fused_d_split": 4,
                     "fused_occ": 1, "fused_warps": 8, "fused_stages": 2}]
         return [{**base, k: v} for k in keys for v in t.SPACE[k]] + [{**base, **c} for c in corners]
+    if template == "gated_mlp" and group in PACKED_OF_GROUP:
+        # the tile-major layout changes only how a tile is addressed: every point in nn.Linear's layout, and a
+        # third of them, drawn at random, tile-major (every value of every parameter is still among them)
+        flag = PACKED_OF_GROUP[group]
+        rows = [{**base, **sub, flag: 0} for sub in points({k: t.SPACE[k] for k in keys if k != flag})]
+        return rows + [{**p, flag: 1} for p in random.Random(group).sample(rows, len(rows) // 3)]
     if template != "gemv_cuda":
         return [{**base, **sub} for sub in points({k: t.SPACE[k] for k in keys})]
     if group != "gemv":

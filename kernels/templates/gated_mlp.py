@@ -325,7 +325,11 @@ def body(params: dict[str, Any], problem, class_name: str = "ModelNew") -> str:
         fused_tiles = ("FUSED_GU_BN, FUSED_GU_BK, FUSED_D_BN, FUSED_D_BK, FUSED_D_SPLIT = "
                        f"{p['fused_gu_bn']}, {p['fused_gu_bk']}, {p['fused_d_bn']}, {p['fused_d_bk']}, "
                        f"{p['fused_d_split']}\n")
-        fused_fits = ("        K, N = self._wd.shape  # the fused kernel's tiles must divide the weights (no masks)\n"
+        fused_fits = ("        # the fused kernel's counters (left at zero by each launch) and programs per SM\n"
+                      f"        self._sync = torch.zeros({SYNC_INTS}, device=self._wd.device, dtype=torch.int32)\n"
+                      "        self._sms = (torch.cuda.get_device_properties(self._wd.device).multi_processor_count\n"
+                      "                     if self._wd.is_cuda else 4)\n"
+                      "        K, N = self._wd.shape  # the fused kernel's tiles must divide the weights (no masks)\n"
                       "        self._fused_fits = not (N % (FUSED_D_SPLIT * FUSED_D_BK) or K % FUSED_GU_BK\n"
                       "                                or (N // FUSED_D_SPLIT) % FUSED_GU_BN or K % FUSED_D_BN)\n")
     concat = ("        # [gate; up] as one [2N, K] matrix: one cuBLAS GEMM computes both\n"
@@ -360,13 +364,9 @@ class {class_name}(Model):
                      and torch.cuda.get_device_capability(self._wd.device)[0] >= 9)
         # the down kernel's tile counters (LAST: the last program of a tile sums it); its last program zeroes them
         self._tile_counts = torch.zeros({SYNC_INTS}, device=self._wd.device, dtype=torch.int32)
-        # the fused kernel's counters (left at zero by each launch) and programs per SM
-        self._sync = torch.zeros({SYNC_INTS}, device=self._wd.device, dtype=torch.int32)
-        self._sms = (torch.cuda.get_device_properties(self._wd.device).multi_processor_count
-                     if self._wd.is_cuda else 4)
 {fused_fits}        self._graphs = {{}} if SMALL_GRAPH and self._wd.is_cuda else None  # M -> (x, y, graph), or None: failed
         self._buffers = {{}}  # the small paths' intermediates (see _buffer): calls on one stream at a time
-        self._bound = {{}}  # (path, M) -> a bound Triton launch (see _triton_launch)
+        self._bound = {{}}  # (path, M, dtype) -> a bound Triton launch (see _triton_launch)
         self._prepared = True
 
     def forward(self, x):
