@@ -14,10 +14,12 @@ Predictions, written before the first run:
    whole small path at M=1-64 ~95 us against ~103-108 (~1.17-1.2x eager). If neither moves the rate, the layout is
    not what limits: the next suspect is the requests each SM keeps in flight.
 
-Part 1, per M: the template's gate-up and down kernels alone, in nn.Linear's layout and tile-major, at the SEED's
-tiles and others (long rows too), each checked against torch; do_bench medians (L2 flushed) in --rounds rounds.
-Part 2, per M: eager and whole candidates of the template (the SEED with its small path up to M=128, and the same
-with gate-up, down or both tile-major), through template_ab.compare. Writes benchmarks/results/<gpu>-layout-probe.json; prints both tables last.
+Part 1: the gate-up kernel's reads alone, without its tensor cores (a control: how fast each layout can be read
+this way at all; listed as M=0), then per M the template's gate-up and down kernels alone, in nn.Linear's layout
+and tile-major, at the SEED's tiles and others (long rows too), each checked against torch; do_bench medians (L2
+flushed) in --rounds rounds. Part 2, per M: eager and whole candidates of the template (the SEED with its small
+path up to M=128, and the same with gate-up, down or both tile-major), through template_ab.compare.
+Writes benchmarks/results/<gpu>-layout-probe.json; prints both tables last.
 
     python3 benchmarks/experiments/layout_probe.py [--rounds 3] [--ms 1,16,64,128] [--kernels-only]
 """
@@ -42,6 +44,28 @@ from agentopt.problems import get_problem, load_source  # noqa: E402
 from kernels.templates import gated_mlp  # noqa: E402
 from kernels.templates import gated_mlp_kernels as KS  # noqa: E402
 
+READ = '''
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def read_tiles(wg_ptr, wu_ptr, out_ptr, N, K, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, PACKED: tl.constexpr):
+    """The gate-up kernel's reads without its tensor cores: each program streams the same BLOCK_N x BLOCK_K tiles
+    of W_gate and W_up, in nn.Linear's layout or tile-major, and stores the row sums of both (a cheap check)."""
+    pid_n = tl.program_id(0)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    in_tile = tl.arange(0, BLOCK_N)[:, None] * BLOCK_K + tl.arange(0, BLOCK_K)[None, :]
+    acc = tl.zeros((BLOCK_N, BLOCK_K), dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        if PACKED:
+            tile = wg_ptr + (pid_n * (K // BLOCK_K) + k0 // BLOCK_K) * (2 * BLOCK_N * BLOCK_K)
+            acc += tl.load(tile + in_tile).to(tl.float32) + tl.load(tile + BLOCK_N * BLOCK_K + in_tile).to(tl.float32)
+        else:
+            offs = offs_n[:, None] * K + k0 + tl.arange(0, BLOCK_K)[None, :]
+            acc += tl.load(wg_ptr + offs).to(tl.float32) + tl.load(wu_ptr + offs).to(tl.float32)
+    tl.store(out_ptr + offs_n, tl.sum(acc, axis=1))
+'''
 GATEUP = [{"bn": 64, "bk": 64, "warps": 8, "stages": 5},  # the SEED's
           {"bn": 32, "bk": 64, "warps": 4, "stages": 3}, {"bn": 64, "bk": 128, "warps": 8, "stages": 4},
           # long rows: 512 B to 1 KB of each row a step
@@ -57,6 +81,24 @@ WHOLE = {"rows": {}, "packed-gateup": {"small_packed": 1}, "packed-down": {"smal
          "packed-both": {"small_packed": 1, "small_down_packed": 1},
          "packed-both-bk128": {"small_packed": 1, "small_down_packed": 1, "small_block_k": 128, "small_stages": 4,
                                "small_down_block_k": 256}}
+
+
+def read_rows(R, tile_major, w: Weights, rounds: int) -> list[dict]:
+    """The control: the gate-up kernel's reads alone (no tensor cores, no M), at its first and fourth tile sets
+    (the SEED's, and long rows) in both layouts."""
+    want = (w.wg.float() + w.wu.float()).sum(1).double()
+    fns = {}
+    for c in (GATEUP[0], GATEUP[3]):
+        for packed in (False, True):
+            wg, wu = (tile_major((w.wg, w.wu), c["bn"], c["bk"]),) * 2 if packed else (w.wg, w.wu)
+
+            def read(c=c, wg=wg, wu=wu, packed=packed):
+                out = torch.empty(I, device="cuda", dtype=torch.float32)
+                R.read_tiles[(I // c["bn"],)](wg, wu, out, I, H, BLOCK_N=c["bn"], BLOCK_K=c["bk"], PACKED=packed,
+                                              num_warps=c["warps"], num_stages=c["stages"])
+                return out
+            fns[f"read only {'tiles' if packed else 'rows'} bn{c['bn']} bk{c['bk']} w{c['warps']} s{c['stages']}"] = read
+    return kernel_rates(0, fns, dict.fromkeys(fns, want), dict.fromkeys(fns, 2 * I * H * 2), rounds, tol=1e-4)
 
 
 def kernel_rows(T, tile_major, w: Weights, M: int, rounds: int) -> list[dict]:
@@ -114,7 +156,7 @@ def main():
     refused = {n: gated_mlp.prune(p, BUILTIN["h200"], dims) for n, p in whole}
     whole = [(n, p) for n, p in whole if refused[n] is None]
     w = Weights()
-    kernels, candidates = [], []
+    kernels, candidates = read_rows(load_source(READ, "read_tiles"), tile_major, w, args.rounds), []
     tmp = Path(tempfile.mkdtemp())
     with torch.no_grad():
         for M in ms:
