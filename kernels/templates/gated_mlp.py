@@ -332,8 +332,9 @@ def body(params: dict[str, Any], problem, class_name: str = "ModelNew") -> str:
                       "        K, N = self._wd.shape  # the fused kernel's tiles must divide the weights (no masks)\n"
                       "        self._fused_fits = not (N % (FUSED_D_SPLIT * FUSED_D_BK) or K % FUSED_GU_BK\n"
                       "                                or (N // FUSED_D_SPLIT) % FUSED_GU_BN or K % FUSED_D_BN)\n")
-    concat = ("        # [gate; up] as one [2N, K] matrix: one cuBLAS GEMM computes both\n"
-              "        self._wgu = torch.cat([self._wg, self._wu]).contiguous()\n"
+    concat = ("        # [gate; up] as one [2N, K] matrix for the large path's one cuBLAS GEMM: made at its first call (a\n"
+              "        # decode-only caller never pays its memory), once, like the rest of prepare()\n"
+              "        self._wgu = None\n"
               if p["large_gateup"] == "cublas" else "")
     return f'''
 import torch

@@ -159,7 +159,9 @@ def large(p: dict[str, Any]) -> str:
                   f"                            lambda: ((_cdiv(M, {bm}) * _cdiv(N, {bn}),),\n"
                   f"                                     dict({tiles('K')})))\n")
     else:
-        gateup = ("        gu = torch.mm(a, self._wgu.t())  # cuBLAS: gate and up in one GEMM\n"
+        gateup = ("        if self._wgu is None:\n"
+                  "            self._wgu = torch.cat([self._wg, self._wu])\n"
+                  "        gu = torch.mm(a, self._wgu.t())  # cuBLAS: gate and up in one GEMM\n"
                   "        h = torch.empty((M, N), device=a.device, dtype=a.dtype)\n"
                   "        self._triton_launch((\"large swiglu\", M, a.dtype), _swiglu, (gu, h, N),\n"
                   "                            lambda: ((M, _cdiv(N, 1024)), dict(BLOCK=1024)))\n")
