@@ -231,6 +231,44 @@ def test_packed_points_give_the_small_path_tile_major_weights_where_their_tiles_
         assert torch.equal(wd[0, inter // dbk - 1, 0], model._wd[:dbn, inter - dbk:])
 
 
+def test_bound_launches_repeat_their_first_calls_arguments(tmp_problems):
+    """After a path's first call at an M, its Triton launches go through runners that keep that call's grid and
+    constexprs and take only the arguments (on a GPU; the interpreter has none, so they are stood in for here):
+    each runner must get its own kernel's arguments, of the same shapes and dtypes in the same order, and calls
+    at another M or on another path must bind anew, never reuse a runner made for something else."""
+    import torch
+
+    def kinds(args):
+        return tuple((tuple(a.shape), a.dtype) if isinstance(a, torch.Tensor) else a for a in args)
+
+    t, problem = TEMPLATES["gated_mlp"], tmp_problems["llama3-8b-ffn"]
+    params = {**t.SEED, "fma_max_m": 4, "small_packed": 1, "small_down_packed": 1}
+    cand = load_source(t.render(params, problem), "agentopt_candidate_bound")
+    binds, runs = [], []
+
+    def stand_in(kernel, grid, meta, args):
+        first = (kernel.fn.__name__, grid, kinds(args))
+        binds.append(first)
+        return lambda *again: runs.append((first, kinds(again)))
+
+    cand._bind = stand_in
+    mod = problem.module({"M": 5, "HIDDEN": 64, "INTERMEDIATE": 512})
+    model = cand.ModelNew(*mod.get_init_inputs())
+    model.prepare()
+    per_m = {}
+    with torch.no_grad():
+        for m in (2, 16, 64, 300, 16):  # the tiny path, the small one at two M, the large one, then M=16 again
+            before = len(binds)
+            for _ in range(3):
+                model(torch.randn(m, 64))
+            per_m.setdefault(m, []).append(len(binds) - before)
+    assert per_m == {2: [3], 16: [3, 0], 64: [3], 300: [1]}  # gate-up, down, split-K sum; SwiGLU; nothing new
+    assert [b[0] for b in binds] == ["_gateup_stream", "_down_stream", "_splitk_sum"] * 3 + ["_swiglu"]
+    assert len(runs) == 3 * 2 * 3 + 2 * 1 + 3 * 3  # every later call, all through runners
+    for first, again in runs:
+        assert again == first[2], f"{first[0]} bound with {first[2]}, called with {again}"
+
+
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed here")
 def test_cuda_c_template_compiles_with_nvcc(tmp_path):
     t = TEMPLATES["gemv_cuda"]
