@@ -267,6 +267,20 @@ def test_bound_launches_repeat_their_first_calls_arguments(tmp_problems):
     assert len(runs) == 3 * 2 * 3 + 2 * 1 + 3 * 3  # every later call, all through runners
     for first, again in runs:
         assert again == first[2], f"{first[0]} bound with {first[2]}, called with {again}"
+    # the RMSNorm template launches its one kernel the same way
+    rms = tmp_problems["llama3-8b-rmsnorm"]
+    cand = load_source(TEMPLATES["rmsnorm"].render(TEMPLATES["rmsnorm"].SEED, rms), "agentopt_candidate_bound_rms")
+    binds.clear()
+    runs.clear()
+    cand._bind = stand_in
+    mod = rms.module(rms.cpu_shapes[0])
+    model = cand.ModelNew(*mod.get_init_inputs())
+    with torch.no_grad():
+        for m in (1, 1, 1, 4, 4):
+            model(torch.randn(m, mod.get_inputs()[0].shape[-1]))
+    assert [b[0] for b in binds] == ["_rmsnorm", "_rmsnorm"] and len(runs) == 3
+    for first, again in runs:
+        assert again == first[2], f"{first[0]} bound with {first[2]}, called with {again}"
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed here")

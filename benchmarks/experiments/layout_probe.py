@@ -97,7 +97,8 @@ def read_rows(R, tile_major, w: Weights, rounds: int) -> list[dict]:
                 R.read_tiles[(I // c["bn"],)](wg, wu, out, I, H, BLOCK_N=c["bn"], BLOCK_K=c["bk"], PACKED=packed,
                                               num_warps=c["warps"], num_stages=c["stages"])
                 return out
-            fns[f"read only {'tiles' if packed else 'rows'} bn{c['bn']} bk{c['bk']} w{c['warps']} s{c['stages']}"] = read
+            layout = "tiles" if packed else "rows"
+            fns[f"read only {layout} bn{c['bn']} bk{c['bk']} w{c['warps']} s{c['stages']}"] = read
     return kernel_rates(0, fns, dict.fromkeys(fns, want), dict.fromkeys(fns, 2 * I * H * 2), rounds, tol=1e-4)
 
 

@@ -21,6 +21,7 @@ from . import gated_mlp_kernels as K
 from . import gated_mlp_methods as M
 from ._base import dtype_bytes, header, meta_model, next_pow2, reference_definitions, state_shapes
 from .gemm_epilogue import gemm_kernel
+from .launch import BIND
 
 NAME = "gated_mlp"
 PATTERN = "gated-mlp"
@@ -275,8 +276,9 @@ def _prune_large(p: dict[str, Any], d: dict[str, int], smem_cap: int) -> str | N
 def _packing(p: dict[str, Any]) -> str:
     """prepare()'s lines that give the small path its weights: tile-major copies (small_packed,
     small_down_packed) where its tiles divide them, else nn.Linear's layout; with the kernels' PACKED flag."""
-    lines = ["        self._small_gu = (self._wg, self._wu, False)  # (gate, up, PACKED) as _gateup_stream takes them\n",
-             "        self._small_wd = (self._wd, False)  # (down, PACKED) as _down_stream takes them\n"]
+    lines = ["        # (gate, up, PACKED) and (down, PACKED) as _gateup_stream and _down_stream take them\n"
+             "        self._small_gu = (self._wg, self._wu, False)\n",
+             "        self._small_wd = (self._wd, False)\n"]
     if p["small_packed"]:
         bn, bk, split = p["small_block_n"], p["small_block_k"], p["small_gu_split"]
         lines.append(f"        if self._wg.shape[0] % {bn} == 0 and self._wg.shape[1] % {bk * split} == 0:\n"
@@ -298,7 +300,7 @@ def body(params: dict[str, Any], problem, class_name: str = "ModelNew") -> str:
     """The candidate below its header; `class_name` names its model class (gemv_cuda derives from it)."""
     p = params
     pre = _prefix(problem)
-    kernels = [K.BIND, K.STREAM_GATEUP, K.STREAM_DOWN]
+    kernels = [BIND, K.HELPERS, K.STREAM_GATEUP, K.STREAM_DOWN]
     if p["small_packed"] or p["small_down_packed"]:
         kernels.append(K.TILE_MAJOR)
     if p["large_gateup"] == "triton":
@@ -332,8 +334,8 @@ def body(params: dict[str, Any], problem, class_name: str = "ModelNew") -> str:
                       "        K, N = self._wd.shape  # the fused kernel's tiles must divide the weights (no masks)\n"
                       "        self._fused_fits = not (N % (FUSED_D_SPLIT * FUSED_D_BK) or K % FUSED_GU_BK\n"
                       "                                or (N // FUSED_D_SPLIT) % FUSED_GU_BN or K % FUSED_D_BN)\n")
-    concat = ("        # [gate; up] as one [2N, K] matrix for the large path's one cuBLAS GEMM: made at its first call (a\n"
-              "        # decode-only caller never pays its memory), once, like the rest of prepare()\n"
+    concat = ("        # [gate; up] as one [2N, K] matrix for the large path's one cuBLAS GEMM: made at its first\n"
+              "        # call (a decode-only caller never pays its memory), once, like the rest of prepare()\n"
               "        self._wgu = None\n"
               if p["large_gateup"] == "cublas" else "")
     return f'''
@@ -367,7 +369,7 @@ class {class_name}(Model):
         self._tile_counts = torch.zeros({SYNC_INTS}, device=self._wd.device, dtype=torch.int32)
 {fused_fits}        self._graphs = {{}} if SMALL_GRAPH and self._wd.is_cuda else None  # M -> (x, y, graph), or None: failed
         self._buffers = {{}}  # the small paths' intermediates (see _buffer): calls on one stream at a time
-        self._bound = {{}}  # (path, M, dtype) -> a bound Triton launch (see _triton_launch)
+        self._bound = {{}}  # (path, M, dtype) -> a bound Triton launch (see _launch)
         self._prepared = True
 
     def forward(self, x):

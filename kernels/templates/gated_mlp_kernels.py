@@ -1,29 +1,10 @@
 """The Triton kernels of the gated-MLP template, as source text that goes into candidates unchanged (the
 parameters reach them as constexpr arguments, so equal configurations hit Triton's cache across candidates)."""
 
-BIND = '''
-def _cdiv(a, b):
-    return -(-a // b)  # as triton.cdiv, without its constexpr handling (microseconds a call on the host)
-
-
+HELPERS = '''
 def _block_m(M, cap):
     """BLOCK_M for M rows on tensor cores: the next power of 2, at least 16, at most cap."""
     return max(16, min(1 << (M - 1).bit_length(), cap))
-
-
-def _bind(kernel, grid, meta, args):
-    """kernel[grid](*args, **meta), and a launcher of the kernel it compiled for later calls with tensors of the
-    same kinds (dtypes, 16-byte alignment) and the same grid and constexprs: Triton's compiled-kernel runner
-    takes every argument, constexprs included, in the kernel's order, and skips the binding, specialisation and
-    cache lookup that each kernel[grid](...) does on the host (half of a launch's host time, 20 against 9 us on
-    an H200 host: benchmarks/experiments/launch_probe.py). None under Triton's interpreter, which compiles
-    nothing."""
-    compiled = kernel[grid](*args, **meta)
-    if getattr(compiled, "function", None) is None:
-        return None
-    runner = compiled[tuple(grid) + (1,) * (3 - len(grid))]  # the runner reads three grid dimensions
-    tail = [meta[name] for name in kernel.arg_names[len(args):]]
-    return lambda *again: runner(*again, *tail)
 
 '''
 

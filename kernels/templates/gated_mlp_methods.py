@@ -1,6 +1,6 @@
 """The gated-MLP template's model methods, as source text that render() formats with a point's parameters and
 puts into the candidate's class: the tiny, small, replayed and fused small-M paths, the split-K down projection
-with its scratch buffers and bound Triton launches, and the large path (whose text depends on its variants)."""
+with its scratch buffers, and the large path (whose text depends on its variants)."""
 from __future__ import annotations
 
 from typing import Any
@@ -19,11 +19,11 @@ TINY = '''
         N = self._wg.shape[0]
         bm = 1 << (M - 1).bit_length()
         {h_alloc}
-        self._triton_launch(("tiny gate-up", M, a.dtype), _gateup_stream, (a, self._wg, self._wu, h, M, N, K),
-                            lambda: ((1, _cdiv(N, {fma_block_n}), {fma_gu_split}), dict(
-                                BLOCK_M=bm, BLOCK_N={fma_block_n}, BLOCK_K={fma_block_k}, SPLIT_K={fma_gu_split},
-                                USE_DOT=False, EVEN_K=K % ({fma_gu_split} * {fma_block_k}) == 0, GDC=False,
-                                PACKED=False, num_warps={fma_warps}, num_stages={fma_stages})))
+        _launch(self._bound, ("tiny gate-up", M, a.dtype), _gateup_stream, (a, self._wg, self._wu, h, M, N, K),
+                lambda: ((1, _cdiv(N, {fma_block_n}), {fma_gu_split}), dict(
+                    BLOCK_M=bm, BLOCK_N={fma_block_n}, BLOCK_K={fma_block_k}, SPLIT_K={fma_gu_split}, USE_DOT=False,
+                    EVEN_K=K % ({fma_gu_split} * {fma_block_k}) == 0, GDC=False, PACKED=False,
+                    num_warps={fma_warps}, num_stages={fma_stages})))
         return self._down("tiny", h, M, {h_parts}, bm, False, {fma_down_block_n}, {fma_down_block_k},
                           {fma_down_split}, {fma_down_warps}, {fma_down_stages}, False, False, (self._wd, False))
 '''
@@ -36,11 +36,11 @@ SMALL = '''
         N = self._wg.shape[0]
         {h_alloc}
         wg, wu, packed = self._small_gu
-        self._triton_launch(("small gate-up", M, a.dtype), _gateup_stream, (a, wg, wu, h, M, N, K), lambda: (
-            (_cdiv(M, _block_m(M, {small_block_m})), _cdiv(N, {small_block_n}), {small_gu_split}),
-            dict(BLOCK_M=_block_m(M, {small_block_m}), BLOCK_N={small_block_n}, BLOCK_K={small_block_k},
-                 SPLIT_K={small_gu_split}, USE_DOT=True, EVEN_K=K % ({small_gu_split} * {small_block_k}) == 0,
-                 GDC=self._pdl, PACKED=packed, num_warps={small_warps}, num_stages={small_stages})))
+        _launch(self._bound, ("small gate-up", M, a.dtype), _gateup_stream, (a, wg, wu, h, M, N, K),
+                lambda: ((_cdiv(M, _block_m(M, {small_block_m})), _cdiv(N, {small_block_n}), {small_gu_split}), dict(
+                    BLOCK_M=_block_m(M, {small_block_m}), BLOCK_N={small_block_n}, BLOCK_K={small_block_k},
+                    SPLIT_K={small_gu_split}, USE_DOT=True, EVEN_K=K % ({small_gu_split} * {small_block_k}) == 0,
+                    GDC=self._pdl, PACKED=packed, num_warps={small_warps}, num_stages={small_stages})))
         bm = _block_m(M, {small_down_block_m})
         return self._down("small", h, M, {h_parts}, bm, True, {small_down_block_n}, {small_down_block_k},
                           {small_down_split}, {small_down_warps}, {small_down_stages}, {last}, self._pdl,
@@ -89,12 +89,12 @@ FUSED = '''
         part = self._buffer("partials", (FUSED_D_SPLIT, M, K), torch.float32)
         y = torch.empty((M, K), device=a.device, dtype=a.dtype)
         items = N // FUSED_GU_BN + K // FUSED_D_BN * FUSED_D_SPLIT
-        self._triton_launch(("fused", M, a.dtype), _ffn_fused,
-                            (a, self._wg, self._wu, self._wd, h, part, y, self._sync, M, K, N), lambda: (
-                                (min(items, self._sms * {fused_occ}),),
-                                dict(BLOCK_M=_block_m(M, {FUSED_MAX_M}), GU_BN=FUSED_GU_BN, GU_BK=FUSED_GU_BK,
-                                     D_BN=FUSED_D_BN, D_BK=FUSED_D_BK, D_SPLIT=FUSED_D_SPLIT, SYNC_PAD={sync_pad},
-                                     num_warps={fused_warps}, num_stages={fused_stages})))
+        _launch(self._bound, ("fused", M, a.dtype), _ffn_fused,
+                (a, self._wg, self._wu, self._wd, h, part, y, self._sync, M, K, N),
+                lambda: ((min(items, self._sms * {fused_occ}),), dict(
+                    BLOCK_M=_block_m(M, {FUSED_MAX_M}), GU_BN=FUSED_GU_BN, GU_BK=FUSED_GU_BK, D_BN=FUSED_D_BN,
+                    D_BK=FUSED_D_BK, D_SPLIT=FUSED_D_SPLIT, SYNC_PAD={sync_pad}, num_warps={fused_warps},
+                    num_stages={fused_stages})))
         return y
 '''
 
@@ -110,13 +110,13 @@ DOWN = '''
         out = y if split_k == 1 else self._buffer("partials", (split_k, M, N), torch.float32)
         grid = (_cdiv(M, bm), _cdiv(N, block_n), split_k)
         last = last and split_k > 1 and grid[0] * grid[1] <= self._tile_counts.numel()
-        self._triton_launch((path, "down", M, h.dtype), _down_stream, (h, wd, out, y, self._tile_counts, M, N, K),
-                            lambda: (grid, dict(
-                                H_PARTS=h_parts, BLOCK_M=bm, BLOCK_N=block_n, BLOCK_K=block_k, SPLIT_K=split_k,
-                                USE_DOT=use_dot, EVEN_K=K % (split_k * block_k) == 0, LAST=last, GDC=pdl,
-                                PACKED=packed, num_warps=num_warps, num_stages=num_stages, launch_pdl=pdl)))
+        _launch(self._bound, (path, "down", M, h.dtype), _down_stream,
+                (h, wd, out, y, self._tile_counts, M, N, K), lambda: (grid, dict(
+                    H_PARTS=h_parts, BLOCK_M=bm, BLOCK_N=block_n, BLOCK_K=block_k, SPLIT_K=split_k,
+                    USE_DOT=use_dot, EVEN_K=K % (split_k * block_k) == 0, LAST=last, GDC=pdl, PACKED=packed,
+                    num_warps=num_warps, num_stages=num_stages, launch_pdl=pdl)))
         if split_k > 1 and not last:
-            self._triton_launch((path, "sum", M, y.dtype), _splitk_sum, (out, y, M * N), lambda: (
+            _launch(self._bound, (path, "sum", M, y.dtype), _splitk_sum, (out, y, M * N), lambda: (
                 (_cdiv(M * N, 1024),), dict(SPLIT_K=split_k, BLOCK=1024, GDC=pdl, launch_pdl=pdl)))
         return y
 
@@ -127,52 +127,38 @@ DOWN = '''
         if key not in self._buffers:
             self._buffers[key] = torch.empty(shape, device=self._wd.device, dtype=dtype)
         return self._buffers[key]
-
-    def _triton_launch(self, key, kernel, args, launch):
-        """kernel[grid](*args, **meta), (grid, meta) = launch(); after the first call with this key, through the
-        launcher _bind made of it, which keeps that call's grid and constexprs. The key names what decides them
-        (the path, M, the activations' dtype; the weights' dtypes are fixed by prepare()), and launch() is not
-        called again: a bound call spends nothing on them."""
-        run = self._bound.get(key)
-        if run is not None:
-            run(*args)
-        elif key in self._bound:  # nothing to bind (Triton's interpreter)
-            grid, meta = launch()
-            kernel[grid](*args, **meta)
-        else:
-            self._bound[key] = _bind(kernel, *launch(), args)
 '''
 
 
 def large(p: dict[str, Any]) -> str:
-    """The large path's method: its Triton launches bound as the small paths' are (_triton_launch)."""
+    """The large path's method: its Triton launches bound as the small paths' are (launch.py)."""
     bm, bn = p["large_block_m"], p["large_block_n"]
 
     def tiles(even_k: str) -> str:
         return (f"BLOCK_M={bm}, BLOCK_N={bn}, BLOCK_K={p['large_block_k']}, GROUP_M={p['large_group_m']},\n"
-                f"                                          EVEN_K={even_k} % {p['large_block_k']} == 0, "
+                f"                              EVEN_K={even_k} % {p['large_block_k']} == 0, "
                 f"num_warps={p['large_warps']}, num_stages={p['large_stages']}")
     if p["large_gateup"] == "triton":
         gateup = ("        h = torch.empty((M, N), device=a.device, dtype=a.dtype)\n"
-                  "        self._triton_launch((\"large gate-up\", M, a.dtype), _gateup_gemm,\n"
-                  "                            (a, self._wg, self._wu, h, M, N, K),\n"
-                  f"                            lambda: ((_cdiv(M, {bm}) * _cdiv(N, {bn}),),\n"
-                  f"                                     dict({tiles('K')})))\n")
+                  "        _launch(self._bound, (\"large gate-up\", M, a.dtype), _gateup_gemm,\n"
+                  "                (a, self._wg, self._wu, h, M, N, K),\n"
+                  f"                lambda: ((_cdiv(M, {bm}) * _cdiv(N, {bn}),),\n"
+                  f"                         dict({tiles('K')})))\n")
     else:
         gateup = ("        if self._wgu is None:\n"
                   "            self._wgu = torch.cat([self._wg, self._wu])\n"
                   "        gu = torch.mm(a, self._wgu.t())  # cuBLAS: gate and up in one GEMM\n"
                   "        h = torch.empty((M, N), device=a.device, dtype=a.dtype)\n"
-                  "        self._triton_launch((\"large swiglu\", M, a.dtype), _swiglu, (gu, h, N),\n"
-                  "                            lambda: ((M, _cdiv(N, 1024)), dict(BLOCK=1024)))\n")
+                  "        _launch(self._bound, (\"large swiglu\", M, a.dtype), _swiglu, (gu, h, N),\n"
+                  "                lambda: ((M, _cdiv(N, 1024)), dict(BLOCK=1024)))\n")
     if p["large_down"] == "cublas":
         down = "        return torch.mm(h, self._wd.t())  # cuBLAS: the fastest down GEMM at large M\n"
     else:
         down = ("        y = torch.empty((M, K), device=a.device, dtype=a.dtype)\n"
-                "        self._triton_launch((\"large down\", M, a.dtype), _gemm_epilogue,\n"
-                "                            (h, self._wd, self._wd, y, M, K, N),\n"
-                f"                            lambda: ((_cdiv(M, {bm}) * _cdiv(K, {bn}),),\n"
-                f"                                     dict(HAS_BIAS=False, {tiles('N')})))\n"
+                "        _launch(self._bound, (\"large down\", M, a.dtype), _gemm_epilogue,\n"
+                "                (h, self._wd, self._wd, y, M, K, N),\n"
+                f"                lambda: ((_cdiv(M, {bm}) * _cdiv(K, {bn}),),\n"
+                f"                         dict(HAS_BIAS=False, {tiles('N')})))\n"
                 "        return y\n")
     return ('\n    def _large(self, a):\n'
             f'        """Large M, compute bound: gate-up by {p["large_gateup"]}, down by {p["large_down"]}."""\n'
