@@ -165,3 +165,34 @@ def test_every_cuda_c_parameter_value_compiles_and_is_right_at_small_m():
     count, failures = _run_in_pool("gemv_cuda")
     assert count > 10
     assert not failures, f"{len(failures)} of {count} points failed:\n" + "\n".join(failures[:20])
+
+
+def test_every_rmsnorm_point_is_right_at_the_gpu_shapes_through_its_bound_launch():
+    """The RMSNorm template's whole space, each point called three times a shape: the first call binds its launch,
+    the later ones go through the runner (launch.py), and every output is checked."""
+    import torch
+
+    problem, t = get_problem("llama3-8b-rmsnorm"), TEMPLATES["rmsnorm"]
+    failures, count = [], 0
+    for params in points(t.SPACE):
+        dims = [t.dims(problem, s) for s in problem.shapes]
+        if t.prune(params, _hardware(), dims) is not None:
+            continue
+        count += 1
+        cand = load_source(t.render(params, problem), "agentopt_candidate_rmsnorm")
+        for shape in problem.shapes:
+            mod = problem.module(shape)
+            torch.manual_seed(0)
+            ref = mod.Model(*mod.get_init_inputs()).to("cuda")
+            new = cand.ModelNew(*mod.get_init_inputs()).to("cuda", torch.bfloat16)
+            new.load_state_dict({k: v.to(torch.bfloat16) for k, v in ref.state_dict().items()})
+            xs = [mod.get_inputs()[0].to("cuda", torch.bfloat16) for _ in range(3)]
+            with torch.no_grad():
+                outs = [new(x) for x in xs]
+                wants = [ref(x.float()).double() for x in xs]
+            for call, (got, want) in enumerate(zip(outs, wants), 1):
+                err = ((got.double() - want).norm() / want.norm()).item()
+                if not (got.dtype == torch.bfloat16 and err <= problem.tolerance("cuda")):
+                    failures.append(f"rmsnorm {params} at {shape}, call {call}: relative error {err:.3g}, {got.dtype}")
+    assert count > 5
+    assert not failures, f"{len(failures)} failed:\n" + "\n".join(failures[:20])
