@@ -83,6 +83,11 @@ WHOLE = {"rows": {}, "packed-gateup": {"small_packed": 1}, "packed-down": {"smal
                                "small_down_block_k": 256}}
 
 
+def gateup_weights(tile_major, w: Weights, c: dict, packed: bool) -> tuple:
+    """(W_gate, W_up) as the gate-up kernels take them: one tile-major copy of both for PACKED, else as they are."""
+    return (tile_major((w.wg, w.wu), c["bn"], c["bk"]),) * 2 if packed else (w.wg, w.wu)
+
+
 def read_rows(R, tile_major, w: Weights, rounds: int) -> list[dict]:
     """The control: the gate-up kernel's reads alone (no tensor cores, no M), at its first and fourth tile sets
     (the SEED's, and long rows) in both layouts."""
@@ -90,7 +95,7 @@ def read_rows(R, tile_major, w: Weights, rounds: int) -> list[dict]:
     fns = {}
     for c in (GATEUP[0], GATEUP[3]):
         for packed in (False, True):
-            wg, wu = (tile_major((w.wg, w.wu), c["bn"], c["bk"]),) * 2 if packed else (w.wg, w.wu)
+            wg, wu = gateup_weights(tile_major, w, c, packed)
 
             def read(c=c, wg=wg, wu=wu, packed=packed):
                 out = torch.empty(I, device="cuda", dtype=torch.float32)
@@ -112,7 +117,7 @@ def kernel_rows(T, tile_major, w: Weights, M: int, rounds: int) -> list[dict]:
     fns, want, nbytes = {}, {}, {}
     for c in GATEUP:
         for packed in (False, True):
-            wg, wu = (tile_major((w.wg, w.wu), c["bn"], c["bk"]),) * 2 if packed else (w.wg, w.wu)
+            wg, wu = gateup_weights(tile_major, w, c, packed)
 
             def gateup(c=c, wg=wg, wu=wu, packed=packed):
                 out = torch.empty((M, I), device="cuda", dtype=torch.bfloat16)

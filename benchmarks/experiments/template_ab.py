@@ -15,10 +15,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 from ffn import build, candidate_module  # noqa: E402
 from host_probe import host_and_gpu_us  # noqa: E402
+from stream_probe import H, I  # noqa: E402
 
 from kernels.templates import gated_mlp  # noqa: E402
 
-H, I = 4096, 14336
 WEIGHT_BYTES = 3 * H * I * 2  # llama3-8b's FFN in bf16
 
 
