@@ -45,13 +45,57 @@ def _rmsnorm(x_ptr, w_ptr, y_ptr, M, N, eps, BLOCK_N: tl.constexpr, ROWS: tl.con
         tl.store(y_ptr + row * N + cols, (h * w).to(y_ptr.dtype.element_ty), mask=mask)
 
 
+def _cdiv(a, b):
+    return -(-a // b)  # as triton.cdiv, without its constexpr handling (microseconds a call on the host)
+
+
+def _bind(kernel, grid, meta, args):
+    """kernel[grid](*args, **meta), and a launcher of the kernel it compiled for later calls with tensors of the
+    same kinds (dtypes, 16-byte alignment) and the same grid and constexprs: Triton's compiled-kernel runner
+    takes every argument, constexprs included, in the kernel's order, and skips the binding, specialisation and
+    cache lookup that each kernel[grid](...) does on the host (half of a launch's host time, 20 against 9 us on
+    an H200 host: benchmarks/experiments/launch_probe.py). None under Triton's interpreter, which compiles
+    nothing."""
+    compiled = kernel[grid](*args, **meta)
+    if getattr(compiled, "function", None) is None:
+        return None
+    runner = compiled[tuple(grid) + (1,) * (3 - len(grid))]  # the runner reads three grid dimensions
+    tail = [meta[name] for name in kernel.arg_names[len(args):]]
+    return lambda *again: runner(*again, *tail)
+
+
+def _launch(bound, key, kernel, args, launch):
+    """kernel[grid](*args, **meta), (grid, meta) = launch(); after the first call with this key, through the
+    launcher _bind made of it (kept in `bound`), which keeps that call's grid and constexprs. The key must name
+    what decides them (the candidate's path, M, the activations' dtype), and launch() is not called again: a
+    bound call spends nothing on them."""
+    run = bound.get(key)
+    if run is not None:
+        run(*args)
+    elif key in bound:  # nothing to bind (Triton's interpreter)
+        grid, meta = launch()
+        kernel[grid](*args, **meta)
+    else:
+        bound[key] = _bind(kernel, *launch(), args)
+
+
+
 class ModelNew(Model):
-    """The reference's Model (same constructor, same state dict) with a Triton forward."""
+    """The reference's Model (same constructor, same state dict) with a Triton forward, launched through a runner
+    bound at the first call of each M (launch.py): half of Triton's host time a launch."""
+
+    _bound = None
 
     def forward(self, x):
         a = x.reshape(-1, x.shape[-1]).contiguous()
+        if a.data_ptr() % 16:  # the bound launch is specialised, as Triton does, to 16-byte aligned tensors
+            a = a.clone()
         M, N = a.shape
-        y = torch.empty((M, N), device=a.device, dtype=torch.promote_types(self.weight.dtype, a.dtype))
-        _rmsnorm[(triton.cdiv(M, 2),)](a, self.weight, y, M, N, self.variance_epsilon, BLOCK_N=triton.next_power_of_2(N),
-                                            ROWS=2, num_warps=16)
+        w = self.weight
+        y = torch.empty((M, N), device=a.device, dtype=torch.promote_types(w.dtype, a.dtype))
+        if self._bound is None:
+            self._bound = {}
+        _launch(self._bound, (M, N, a.dtype, w.dtype, w.data_ptr() % 16 == 0), _rmsnorm,
+                (a, w, y, M, N, self.variance_epsilon),
+                lambda: ((_cdiv(M, 2),), dict(BLOCK_N=triton.next_power_of_2(N), ROWS=2, num_warps=16)))
         return y.reshape(x.shape)

@@ -16,13 +16,15 @@ Written by agentopt's template coder from the template `gemv_cuda` at the point:
     small_block_k = 64
     small_gu_split = 1
     small_warps = 8
-    small_stages = 5
+    small_stages = 3
+    small_packed = 1
     small_down_block_m = 64
     small_down_block_n = 64
     small_down_block_k = 128
     small_down_split = 4
     small_down_warps = 4
     small_down_stages = 3
+    small_down_packed = 1
     small_down_reduce = 'kernel'
     small_down_pdl = 1
     small_graph = 0
@@ -31,9 +33,9 @@ Written by agentopt's template coder from the template `gemv_cuda` at the point:
     fused_gu_bk = 128
     fused_d_bn = 64
     fused_d_bk = 128
-    fused_d_split = 8
+    fused_d_split = 4
     fused_occ = 2
-    fused_warps = 8
+    fused_warps = 4
     fused_stages = 3
     large_gateup = 'cublas'
     large_down = 'cublas'
@@ -68,7 +70,11 @@ class Model(nn.Module):
     def forward(self, x):
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
-def _bind(kernel, grid, args, meta):
+def _cdiv(a, b):
+    return -(-a // b)  # as triton.cdiv, without its constexpr handling (microseconds a call on the host)
+
+
+def _bind(kernel, grid, meta, args):
     """kernel[grid](*args, **meta), and a launcher of the kernel it compiled for later calls with tensors of the
     same kinds (dtypes, 16-byte alignment) and the same grid and constexprs: Triton's compiled-kernel runner
     takes every argument, constexprs included, in the kernel's order, and skips the binding, specialisation and
@@ -83,17 +89,42 @@ def _bind(kernel, grid, args, meta):
     return lambda *again: runner(*again, *tail)
 
 
+def _launch(bound, key, kernel, args, launch):
+    """kernel[grid](*args, **meta), (grid, meta) = launch(); after the first call with this key, through the
+    launcher _bind made of it (kept in `bound`), which keeps that call's grid and constexprs. The key must name
+    what decides them (the candidate's path, M, the activations' dtype), and launch() is not called again: a
+    bound call spends nothing on them."""
+    run = bound.get(key)
+    if run is not None:
+        run(*args)
+    elif key in bound:  # nothing to bind (Triton's interpreter)
+        grid, meta = launch()
+        kernel[grid](*args, **meta)
+    else:
+        bound[key] = _bind(kernel, *launch(), args)
+
+
+def _block_m(M, cap):
+    """BLOCK_M for M rows on tensor cores: the next power of 2, at least 16, at most cap."""
+    return max(16, min(1 << (M - 1).bit_length(), cap))
+
+
 @triton.jit
 def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, M, N, K,
                    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                   SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr, GDC: tl.constexpr):
+                   SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr, GDC: tl.constexpr,
+                   PACKED: tl.constexpr = False):
     """Small M, weight streaming: one program reads a BLOCK_N x BLOCK_K tile of W_gate and of W_up per step
     (nn.Linear's [out, in] layout: K is contiguous) for all BLOCK_M tokens at once, so weights are read once.
     USE_DOT: tensor cores (BLOCK_M >= 16); else a CUDA-core multiply and sum over K (a GEMV).
     SPLIT_K == 1: stores h = silu(x Wg^T) * (x Wu^T), the SwiGLU epilogue, in x's dtype.
     SPLIT_K > 1: stores float32 partial sums [SPLIT_K, 2, M, N]; the down kernel finishes them as it loads.
     GDC (Hopper, programmatic dependent launch): the down kernel's programs may launch at once and wait on the GPU
-    for this grid's writes, instead of being launched after its last tile."""
+    for this grid's writes, instead of being launched after its last tile.
+    PACKED: wg_ptr is prepare()'s tile-major copy of both weights (_tile_major: [N/BLOCK_N, K/BLOCK_K, 2, BLOCK_N,
+    BLOCK_K], gate then up; the blocks divide N and K), so a step reads one contiguous run of 2 x BLOCK_N x BLOCK_K
+    elements and a program its whole stream in order, where nn.Linear's layout gives BLOCK_K-long pieces of
+    2 x BLOCK_N rows 2 x K elements apart."""
     if GDC:
         tl.extra.cuda.gdc_launch_dependents()
     pid_m = tl.program_id(0)  # fastest axis: programs sharing a weight tile run side by side (L2 hits)
@@ -116,8 +147,14 @@ def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, M, N, K,
             mask_x = mask_m[:, None] & (offs_k[None, :] < K)
             mask_w = mask_n[:, None] & (offs_k[None, :] < K)
         x = tl.load(x_ptr + offs_m[:, None] * K + offs_k[None, :], mask=mask_x, other=0.0)
-        wg = tl.load(wg_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
-        wu = tl.load(wu_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
+        if PACKED:
+            tile = wg_ptr + (pid_n * (K // BLOCK_K) + k0 // BLOCK_K) * (2 * BLOCK_N * BLOCK_K)
+            in_tile = tl.arange(0, BLOCK_N)[:, None] * BLOCK_K + tl.arange(0, BLOCK_K)[None, :]
+            wg = tl.load(tile + in_tile)
+            wu = tl.load(tile + BLOCK_N * BLOCK_K + in_tile)
+        else:
+            wg = tl.load(wg_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
+            wu = tl.load(wu_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
         if USE_DOT:
             acc_g += tl.dot(x, tl.trans(wg))
             acc_u += tl.dot(x, tl.trans(wu))
@@ -138,14 +175,16 @@ def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, M, N, K,
 def _down_stream(h_ptr, w_ptr, out_ptr, y_ptr, cnt_ptr, M, N, K, H_PARTS: tl.constexpr,
                  BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                  SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr, LAST: tl.constexpr,
-                 GDC: tl.constexpr):
+                 GDC: tl.constexpr, PACKED: tl.constexpr = False):
     """Small M, the down projection y = h W_down^T, split over K (K = 14336 for Llama-3-8B) so that every SM
     streams weights. H_PARTS == 0: h is the SwiGLU output [M, K]. H_PARTS > 0: h is the gate-up kernel's float32
     partial sums [H_PARTS, 2, M, K], summed and put through SwiGLU here as they are loaded.
     SPLIT_K == 1: stores y in its dtype; else float32 partials [SPLIT_K, M, N] that _splitk_sum adds up, or,
     with LAST, that the last of a tile's SPLIT_K programs to finish (a counter per tile in cnt_ptr, left at zero
     for the next call) adds up in a fixed order and stores into y: no third kernel.
-    GDC: launched early by programmatic dependent launch; waits on the GPU for the gate-up grid's h."""
+    GDC: launched early by programmatic dependent launch; waits on the GPU for the gate-up grid's h.
+    PACKED: w_ptr is prepare()'s tile-major copy of W_down ([N/BLOCK_N, K/BLOCK_K, BLOCK_N, BLOCK_K]; the blocks
+    divide N and K): each step's tile is one contiguous run."""
     if GDC:
         tl.extra.cuda.gdc_wait()
         tl.extra.cuda.gdc_launch_dependents()
@@ -177,7 +216,11 @@ def _down_stream(h_ptr, w_ptr, out_ptr, y_ptr, cnt_ptr, M, N, K, H_PARTS: tl.con
                 g += tl.load(part, mask=mask_h, other=0.0)
                 u += tl.load(part + M * K, mask=mask_h, other=0.0)
             h = (g / (1.0 + tl.exp(-g)) * u).to(w_ptr.dtype.element_ty)
-        w = tl.load(w_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
+        if PACKED:
+            tile = w_ptr + (pid_n * (K // BLOCK_K) + k0 // BLOCK_K) * (BLOCK_N * BLOCK_K)
+            w = tl.load(tile + tl.arange(0, BLOCK_N)[:, None] * BLOCK_K + tl.arange(0, BLOCK_K)[None, :])
+        else:
+            w = tl.load(w_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
         if USE_DOT:
             acc += tl.dot(h, tl.trans(w))
         else:
@@ -211,6 +254,14 @@ def _splitk_sum(ws_ptr, y_ptr, MN, SPLIT_K: tl.constexpr, BLOCK: tl.constexpr, G
         acc += tl.load(ws_ptr + s * MN + offs, mask=mask, other=0.0)
     tl.store(y_ptr + offs, acc.to(y_ptr.dtype.element_ty), mask=mask)
 
+def _tile_major(weights, block_n, block_k):
+    """[N, K] weights (all of one shape) as [N/block_n, K/block_k, len(weights), block_n, block_k], contiguous: each
+    (block_n x block_k) tile of each weight one run of memory, a tile row's K steps one after another."""
+    n, k = weights[0].shape
+    tiles = [w.reshape(n // block_n, block_n, k // block_k, block_k).transpose(1, 2) for w in weights]
+    return torch.stack(tiles, dim=2).contiguous()
+
+
 @triton.jit
 def _swiglu(gu_ptr, h_ptr, N, BLOCK: tl.constexpr):
     """h[m] = silu(gu[m, :N]) * gu[m, N:], one row and BLOCK columns per program."""
@@ -238,20 +289,25 @@ class _StreamingMLP(Model):
         self._wg = self.gate_proj.weight.contiguous()
         self._wu = self.up_proj.weight.contiguous()
         self._wd = self.down_proj.weight.contiguous()
-        # [gate; up] as one [2N, K] matrix: one cuBLAS GEMM computes both
-        self._wgu = torch.cat([self._wg, self._wu]).contiguous()
+        # [gate; up] as one [2N, K] matrix for the large path's one cuBLAS GEMM: made at its first
+        # call (a decode-only caller never pays its memory), once, like the rest of prepare()
+        self._wgu = None
+        # (gate, up, PACKED) and (down, PACKED) as _gateup_stream and _down_stream take them
+        self._small_gu = (self._wg, self._wu, False)
+        self._small_wd = (self._wd, False)
+        if self._wg.shape[0] % 64 == 0 and self._wg.shape[1] % 64 == 0:
+            tiles = _tile_major((self._wg, self._wu), 64, 64)
+            self._small_gu = (tiles, tiles, True)
+        if self._wd.shape[0] % 64 == 0 and self._wd.shape[1] % 512 == 0:
+            self._small_wd = (_tile_major((self._wd,), 64, 128), True)
         # programmatic dependent launch needs Hopper or later (elsewhere the kernels run plainly one after another)
         self._pdl = (bool(SMALL_DOWN_PDL) and self._wd.is_cuda
                      and torch.cuda.get_device_capability(self._wd.device)[0] >= 9)
         # the down kernel's tile counters (LAST: the last program of a tile sums it); its last program zeroes them
         self._tile_counts = torch.zeros(4096, device=self._wd.device, dtype=torch.int32)
-        # the fused kernel's counters (left at zero by each launch) and programs per SM
-        self._sync = torch.zeros(4096, device=self._wd.device, dtype=torch.int32)
-        self._sms = (torch.cuda.get_device_properties(self._wd.device).multi_processor_count
-                     if self._wd.is_cuda else 4)
         self._graphs = {} if SMALL_GRAPH and self._wd.is_cuda else None  # M -> (x, y, graph), or None: failed
         self._buffers = {}  # the small paths' intermediates (see _buffer): calls on one stream at a time
-        self._bound = {}  # (path, M) -> a bound Triton launch (see _triton_launch)
+        self._bound = {}  # (path, M, dtype) -> a bound Triton launch (see _launch)
         self._prepared = True
 
     def forward(self, x):
@@ -276,34 +332,37 @@ class _StreamingMLP(Model):
         (or float32 partials that the down kernel finishes), then the split-K down."""
         M, K = a.shape
         N = self._wg.shape[0]
-        bm = max(16, min(triton.next_power_of_2(M), 128))
         h = self._buffer("h", (M, N), a.dtype)  # SwiGLU output
-        grid = (triton.cdiv(M, bm), triton.cdiv(N, 64), 1)
-        self._triton_launch(("small gate-up", M), _gateup_stream, grid, (a, self._wg, self._wu, h, M, N, K),
-                            dict(BLOCK_M=bm, BLOCK_N=64, BLOCK_K=64,
-                                 SPLIT_K=1, USE_DOT=True,
-                                 EVEN_K=K % (1 * 64) == 0, GDC=self._pdl,
-                                 num_warps=8, num_stages=5))
-        bm = max(16, min(triton.next_power_of_2(M), 64))
+        wg, wu, packed = self._small_gu
+        _launch(self._bound, ("small gate-up", M, a.dtype), _gateup_stream, (a, wg, wu, h, M, N, K),
+                lambda: ((_cdiv(M, _block_m(M, 128)), _cdiv(N, 64), 1), dict(
+                    BLOCK_M=_block_m(M, 128), BLOCK_N=64, BLOCK_K=64,
+                    SPLIT_K=1, USE_DOT=True, EVEN_K=K % (1 * 64) == 0,
+                    GDC=self._pdl, PACKED=packed, num_warps=8, num_stages=3)))
+        bm = _block_m(M, 64)
         return self._down("small", h, M, 0, bm, True, 64, 128,
-                          4, 4, 3, False, self._pdl)
+                          4, 4, 3, False, self._pdl,
+                          self._small_wd)
 
-    def _down(self, path, h, M, h_parts, bm, use_dot, block_n, block_k, split_k, num_warps, num_stages, last, pdl):
+    def _down(self, path, h, M, h_parts, bm, use_dot, block_n, block_k, split_k, num_warps, num_stages, last, pdl,
+              weight):
         """The down projection for small M, split over its K so that every SM streams weights; the partials
-        summed by the last program of each tile (`last`) or by a third kernel; `pdl`: launched early."""
+        summed by the last program of each tile (`last`) or by a third kernel; `pdl`: launched early; `weight`:
+        (W_down as the kernel reads it, whether tile-major)."""
         N, K = self._wd.shape
+        wd, packed = weight
         y = torch.empty((M, N), device=h.device, dtype=self._wd.dtype)
         out = y if split_k == 1 else self._buffer("partials", (split_k, M, N), torch.float32)
-        grid = (triton.cdiv(M, bm), triton.cdiv(N, block_n), split_k)
+        grid = (_cdiv(M, bm), _cdiv(N, block_n), split_k)
         last = last and split_k > 1 and grid[0] * grid[1] <= self._tile_counts.numel()
-        self._triton_launch((path + " down", M), _down_stream, grid,
-                            (h, self._wd, out, y, self._tile_counts, M, N, K),
-                            dict(H_PARTS=h_parts, BLOCK_M=bm, BLOCK_N=block_n, BLOCK_K=block_k, SPLIT_K=split_k,
-                                 USE_DOT=use_dot, EVEN_K=K % (split_k * block_k) == 0, LAST=last, GDC=pdl,
-                                 num_warps=num_warps, num_stages=num_stages, launch_pdl=pdl))
+        _launch(self._bound, (path, "down", M, h.dtype), _down_stream,
+                (h, wd, out, y, self._tile_counts, M, N, K), lambda: (grid, dict(
+                    H_PARTS=h_parts, BLOCK_M=bm, BLOCK_N=block_n, BLOCK_K=block_k, SPLIT_K=split_k,
+                    USE_DOT=use_dot, EVEN_K=K % (split_k * block_k) == 0, LAST=last, GDC=pdl, PACKED=packed,
+                    num_warps=num_warps, num_stages=num_stages, launch_pdl=pdl)))
         if split_k > 1 and not last:
-            self._triton_launch((path + " sum", M), _splitk_sum, (triton.cdiv(M * N, 1024),), (out, y, M * N),
-                                dict(SPLIT_K=split_k, BLOCK=1024, GDC=pdl, launch_pdl=pdl))
+            _launch(self._bound, (path, "sum", M, y.dtype), _splitk_sum, (out, y, M * N), lambda: (
+                (_cdiv(M * N, 1024),), dict(SPLIT_K=split_k, BLOCK=1024, GDC=pdl, launch_pdl=pdl)))
         return y
 
     def _buffer(self, name, shape, dtype):
@@ -314,25 +373,16 @@ class _StreamingMLP(Model):
             self._buffers[key] = torch.empty(shape, device=self._wd.device, dtype=dtype)
         return self._buffers[key]
 
-    def _triton_launch(self, key, kernel, grid, args, meta):
-        """kernel[grid](*args, **meta); after the first call with this key and these tensor dtypes, through the
-        launcher _bind made of it, which keeps that call's grid and constexprs: the key names them (path and M)."""
-        key = (key, *(t.dtype for t in args if isinstance(t, torch.Tensor)))
-        run = self._bound.get(key)
-        if run is not None:
-            run(*args)
-        elif key in self._bound:  # nothing to bind (Triton's interpreter)
-            kernel[grid](*args, **meta)
-        else:
-            self._bound[key] = _bind(kernel, grid, args, meta)
-
     def _large(self, a):
         """Large M, compute bound: gate-up by cublas, down by cublas."""
         M, K = a.shape
         N = self._wg.shape[0]
+        if self._wgu is None:
+            self._wgu = torch.cat([self._wg, self._wu])
         gu = torch.mm(a, self._wgu.t())  # cuBLAS: gate and up in one GEMM
         h = torch.empty((M, N), device=a.device, dtype=a.dtype)
-        _swiglu[(M, triton.cdiv(N, 1024))](gu, h, N, BLOCK=1024)
+        _launch(self._bound, ("large swiglu", M, a.dtype), _swiglu, (gu, h, N),
+                lambda: ((M, _cdiv(N, 1024)), dict(BLOCK=1024)))
         return torch.mm(h, self._wd.t())  # cuBLAS: the fastest down GEMM at large M
 
 
