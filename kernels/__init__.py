@@ -23,6 +23,8 @@ from agentopt.harvest.fingerprint import class_hash
 from agentopt.harvest.index import KernelEntry, LibraryIndex, default_library, device_arch
 from agentopt.problems import get_problem, load_source, shape_label
 
+from .held import held_bytes
+
 
 
 def _signature(args) -> tuple:
@@ -134,9 +136,15 @@ class LibraryModule(nn.Module):
         self.calls["eager"] += 1
         return self._reference(*args)
 
+    def held_bytes(self) -> int:
+        """Memory the kernels built so far keep beyond this module's own tensors (their prepared weight copies and
+        buffers: kernels/held.py); a kernel is built at the first call it serves."""
+        return sum(held_bytes(k) for k in self._kernels.values())
+
     def extra_repr(self) -> str:
         kernels = sorted({e.name for e in self.table.values()})
-        return f"problem={self.problem_name}, kernels={kernels}, shapes={len(self.table)}"
+        return (f"problem={self.problem_name}, kernels={kernels}, shapes={len(self.table)}, "
+                f"held_by_kernels={self.held_bytes() / 2**20:.0f} MiB")
 
 
 def _usable(problem, entries: list[KernelEntry], arch: str, dtype: str) -> tuple[list[KernelEntry], list[str]]:

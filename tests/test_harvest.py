@@ -107,7 +107,7 @@ def test_library_ls_show_and_bench_on_cpu(harvested):
     assert show.returncode == 0 and run.name in show.stdout and f"{seeds} seeds a shape" in show.stdout
     bench = agentopt("library", "bench", "--device", "cpu", "--library", str(library))
     assert bench.returncode == 0, bench.stderr
-    assert "CPU wall-clock" in bench.stdout and name in bench.stdout
+    assert "CPU wall-clock" in bench.stdout and name in bench.stdout and "held MiB" in bench.stdout
 
 
 def test_harvest_refuses_a_run_of_another_device(tmp_path):

@@ -231,6 +231,25 @@ def test_packed_points_give_the_small_path_tile_major_weights_where_their_tiles_
         assert torch.equal(wd[0, inter // dbk - 1, 0], model._wd[:dbn, inter - dbk:])
 
 
+def test_held_bytes_count_the_tile_major_copies_a_packed_point_keeps(tmp_problems):
+    """What a user patching many layers pays in memory: a point with both weights tile-major keeps one more copy
+    of W_gate, W_up and W_down than the same point in nn.Linear's layout, and nothing it shares with its caller."""
+    from agentopt.kernels.held import held_bytes
+
+    t, problem = TEMPLATES["gated_mlp"], tmp_problems["llama3-8b-ffn"]
+    mod = problem.module({"M": 5, "HIDDEN": 64, "INTERMEDIATE": 512})
+    held = {}
+    for flag in (0, 1):
+        cand = load_source(t.render({**t.SEED, "small_packed": flag, "small_down_packed": flag}, problem),
+                           f"agentopt_candidate_held{flag}")
+        model = cand.ModelNew(*mod.get_init_inputs())
+        model.prepare()
+        held[flag] = held_bytes(model)
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    assert held[1] - held[0] == weights == 3 * 512 * 64 * 4
+    assert held[0] < weights / 10  # the shared weights themselves are not counted
+
+
 def test_bound_launches_repeat_their_first_calls_arguments(tmp_problems):
     """After a path's first call at an M, its Triton launches go through runners that keep that call's grid and
     constexprs and take only the arguments (on a GPU; the interpreter has none, so they are stood in for here):

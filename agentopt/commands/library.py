@@ -105,12 +105,14 @@ def bench(device: str = typer.Option(None, "--device", help="cuda or cpu (defaul
     clock = rows[0].clock
     title = f"library vs eager on this {'GPU' if device == 'cuda' else 'CPU'} ({clock}, median)"
     t = Table(title=title)
-    for col in ("problem", "shape", "kernel", "library ms", "eager ms", "speedup", "at harvest", "rel err"):
+    for col in ("problem", "shape", "kernel", "library ms", "eager ms", "speedup", "at harvest", "rel err", "held MiB"):
         t.add_column(col)
     for r in rows:
         t.add_row(r.problem, shape_label(r.shape), r.kernel, f"{r.library_ms:.4f}", f"{r.eager_ms:.4f}",
-                  f"{r.speedup:.2f}x", _fmt(r.indexed_speedup, ".2f"), f"{r.rel_err:.1e}")
+                  f"{r.speedup:.2f}x", _fmt(r.indexed_speedup, ".2f"), f"{r.rel_err:.1e}", f"{r.held_mib:.0f}")
     console.print(t)
+    console.print("held MiB: memory the kernel keeps beyond the weights it shares (prepared copies, buffers), "
+                  "once per patched module.")
     if device == "cpu":
         console.print("These are CPU wall-clock timings, not GPU timings.")
 

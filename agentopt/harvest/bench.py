@@ -24,6 +24,7 @@ class BenchRow(BaseModel):
     speedup: float
     indexed_speedup: float | None = None  # what the harvest measured
     rel_err: float  # ||library - eager|| / ||eager||, this run
+    held_mib: float = 0.0  # memory the serving kernel keeps beyond the weights, after its calls (kernels/held.py)
     clock: str  # CUDA_CLOCK or 'cpu wall clock'
 
 
@@ -91,5 +92,6 @@ def bench(library: Path, device: str, reps: int, progress=None) -> tuple[list[Be
             rel = float((out.double() - ref.double()).norm() / ref.double().norm().clamp_min(1e-30))
             rows.append(BenchRow(problem=name, shape=shape, kernel=kernel, library_ms=lib_ms, eager_ms=eager_ms,
                                  speedup=eager_ms / lib_ms, indexed_speedup=indexed.speedup, rel_err=rel,
+                                 held_mib=module.held_bytes() / 2**20,
                                  clock=CUDA_CLOCK if device == "cuda" else "cpu wall clock"))
     return rows, notes
