@@ -22,9 +22,7 @@ from agentopt.config import EvalConfig
 from agentopt.harvest.fingerprint import class_hash
 from agentopt.harvest.index import KernelEntry, LibraryIndex, default_library, device_arch
 from agentopt.problems import get_problem, load_source, shape_label
-
-from .held import held_bytes
-
+from agentopt.sandbox.held import held_bytes
 
 
 def _signature(args) -> tuple:
@@ -138,7 +136,7 @@ class LibraryModule(nn.Module):
 
     def held_bytes(self) -> int:
         """Memory the kernels built so far keep beyond this module's own tensors (their prepared weight copies and
-        buffers: kernels/held.py); a kernel is built at the first call it serves."""
+        buffers: sandbox/held.py); a kernel is built at the first call it serves."""
         return sum(held_bytes(k) for k in self._kernels.values())
 
     def extra_repr(self) -> str:

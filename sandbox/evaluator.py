@@ -146,7 +146,8 @@ class Evaluator:
             _add(phases, msg, "worker_")
             phases["compile_wait"] = time.monotonic() - t0
             compile_result = CompileResult(ok=True, seconds=float(msg.get("seconds", 0.0)),
-                                           kernels=[KernelInfo(**k) for k in msg.get("kernels", [])])
+                                           kernels=[KernelInfo(**k) for k in msg.get("kernels", [])],
+                                           held_bytes=msg.get("held_bytes"))
             t0 = time.monotonic()
             self._references()  # before the GPU is ours: the reference process needs it too (once per evaluator)
             phases["references"] = time.monotonic() - t0

@@ -32,6 +32,9 @@ class CompileResult(BaseModel):
     log: str = ""  # the compiler's and the import's output, kept whole
     seconds: float = 0.0
     kernels: list[KernelInfo] = Field(default_factory=list)
+    # memory a ModelNew keeps beyond the reference's weights after its first call on every shape (prepared weight
+    # copies, buffers: sandbox/held.py), the most of its instances; not weighed in the score
+    held_bytes: int | None = None
 
 
 class CheckResult(BaseModel):

@@ -152,7 +152,14 @@ class Worker:
             self.guard_state()
         self.tick("first_calls", t_calls)
         kernels = collect(self.candidate, list(self.news.values()))
-        return {"kind": "compiled", "seconds": self.clock() - t0, "kernels": kernels, "phases": self.phases}
+        from .held import held_bytes  # torch is imported by now
+
+        try:
+            held = max((held_bytes(new) for new in self.news.values()), default=0)
+        except Exception:  # a report, not a check: a candidate whose tensors cannot be walked reports none
+            held = None
+        return {"kind": "compiled", "seconds": self.clock() - t0, "kernels": kernels, "held_bytes": held,
+                "phases": self.phases}
 
     # ----- calls -----
     def label(self, i: int) -> str:

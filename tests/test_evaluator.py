@@ -83,6 +83,21 @@ def test_a_torch_compile_candidate_is_ok():
     assert_ok(evaluation, len(problem.cpu_shapes))
 
 
+def test_the_memory_a_candidate_keeps_beyond_its_weights_is_reported(rms):
+    """A candidate that keeps a copy of its weight (as a re-layout in prepare() would) reports its bytes; one that
+    keeps nothing reports zero. Both are ok: memory is reported, not scored."""
+    keeps = rms.evaluate(rmsnorm("""
+        if not hasattr(self, "_copy"):
+            self._copy = (self.weight.detach().clone(), [torch.empty(64)])
+        return self.reference(x)
+    """))
+    assert_ok(keeps, 3)
+    assert keeps.compile.held_bytes == 256 * 4 + 64 * 4  # the largest instance's (HIDDEN=256, float32)
+    honest = rms.evaluate(rmsnorm("return self.reference(x)"))
+    assert_ok(honest, 3)
+    assert honest.compile.held_bytes == 0
+
+
 def test_ctrl_c_is_left_to_the_judge(rms):
     """Ctrl-C reaches the whole process group: the reference and the workers ignore it, the judge ends them."""
     import multiprocessing

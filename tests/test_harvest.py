@@ -105,6 +105,8 @@ def test_library_ls_show_and_bench_on_cpu(harvested):
     assert ls.returncode == 0 and name in ls.stdout and "llama3-8b-ffn" in ls.stdout
     show = agentopt("library", "show", name, "--library", str(library))
     assert show.returncode == 0 and run.name in show.stdout and f"{seeds} seeds a shape" in show.stdout
+    held = index.kernels[0].verification.held_bytes  # re-verification measured it
+    assert held is not None and f"keeps {held / 2**20:.0f} MiB beyond the weights" in show.stdout
     bench = agentopt("library", "bench", "--device", "cpu", "--library", str(library))
     assert bench.returncode == 0, bench.stderr
     assert "CPU wall-clock" in bench.stdout and name in bench.stdout and "held MiB" in bench.stdout

@@ -234,7 +234,7 @@ def test_packed_points_give_the_small_path_tile_major_weights_where_their_tiles_
 def test_held_bytes_count_the_tile_major_copies_a_packed_point_keeps(tmp_problems):
     """What a user patching many layers pays in memory: a point with both weights tile-major keeps one more copy
     of W_gate, W_up and W_down than the same point in nn.Linear's layout, and nothing it shares with its caller."""
-    from agentopt.kernels.held import held_bytes
+    from agentopt.sandbox.held import held_bytes
 
     t, problem = TEMPLATES["gated_mlp"], tmp_problems["llama3-8b-ffn"]
     mod = problem.module({"M": 5, "HIDDEN": 64, "INTERMEDIATE": 512})

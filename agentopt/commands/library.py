@@ -69,6 +69,9 @@ def show(kernel: str = typer.Argument(..., help="a kernel name (or a unique pref
                   (f"; rendered again by its template {p.refreshed}" if p.refreshed else ""))
     console.print(f"re-verified {v.date} on {v.gpu or v.device}: {v.status}, {v.seeds_per_shape} seeds a shape, "
                   f"{v.repeats} repeats (slowest kept), score {v.score:.3f}x" + (f"; {v.reason}" if v.reason else ""))
+    if v.held_bytes is not None:
+        console.print(f"keeps {v.held_bytes / 2**20:.0f} MiB beyond the weights it shares (prepared copies, buffers), "
+                      "once per module that uses it")
     served = {repr(s.shape) for s in k.shapes}
     t = Table(title="timings (re-verification)")
     for col in ("shape", "serves", "time ms", "eager ms", "speedup", "of floor", "rel err"):

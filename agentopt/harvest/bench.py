@@ -24,7 +24,7 @@ class BenchRow(BaseModel):
     speedup: float
     indexed_speedup: float | None = None  # what the harvest measured
     rel_err: float  # ||library - eager|| / ||eager||, this run
-    held_mib: float = 0.0  # memory the serving kernel keeps beyond the weights, after its calls (kernels/held.py)
+    held_mib: float = 0.0  # memory the serving kernel keeps beyond the weights, after its calls (sandbox/held.py)
     clock: str  # CUDA_CLOCK or 'cpu wall clock'
 
 

@@ -59,6 +59,7 @@ class Verification(BaseModel):
     seeds_per_shape: int
     repeats: int
     score: float = 0.0  # geometric mean speedup, from the slowest repeat of each shape
+    held_bytes: int | None = None  # memory the kernel keeps beyond the weights (its prepared copies, buffers)
 
 
 class KernelEntry(BaseModel):

@@ -54,8 +54,10 @@ def verify(problem, sources: dict[str, str], device: str, info: dict[str, Any], 
 def _combine(cid: str, evaluations: list, device: str, config: HarvestConfig) -> Verified:
     date = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     worst = next((e for e in evaluations if not e.ok), evaluations[-1])
+    held = [e.compile.held_bytes for e in evaluations if e.compile and e.compile.held_bytes is not None]
     verification = Verification(status=worst.status, reason=worst.reason, date=date, device=device, gpu=worst.gpu,
-                                seeds_per_shape=config.seeds_per_shape, repeats=len(evaluations))
+                                seeds_per_shape=config.seeds_per_shape, repeats=len(evaluations),
+                                held_bytes=max(held, default=None))
     if not worst.ok:
         return Verified(candidate=cid, verification=verification,
                         error=f"failed re-verification ({worst.status}): {worst.reason}")
