@@ -4,8 +4,8 @@
 #
 #   bash benchmarks/gpu_check.sh            # setup + GPU tests + evaluator benchmark + ffn/rmsnorm benchmarks
 #   bash benchmarks/gpu_check.sh tests      # only some stages (setup is implied);
-#                                           # stages: tests eval tune ffn run contention probe fused layout bench refresh
-#                                           #         search
+#                                           # stages: tests eval tune ffn run contention probe fused layout balance
+#                                           #         bench refresh search
 #   GPU_TESTS="tests/test_a.py tests/test_b.py" bash benchmarks/gpu_check.sh tests   # a subset of the GPU tests
 #   TEMPLATE_GROUPS=small_fused,small_launch ... tests   # tests/test_templates_gpu.py over those groups only
 #   bash benchmarks/gpu_check.sh refresh bench   # the library's template kernels rendered again, then timed
@@ -13,6 +13,7 @@
 #   PROBE_ARGS="--samples 8" bash benchmarks/gpu_check.sh probe   # benchmarks/experiments/stream_probe.py
 #   FUSED_ARGS="--samples 4" bash benchmarks/gpu_check.sh fused   # benchmarks/experiments/fused_probe.py
 #   LAYOUT_ARGS="--ms 1,16" bash benchmarks/gpu_check.sh layout   # benchmarks/experiments/layout_probe.py
+#   BALANCE_ARGS="--kernels-only" bash benchmarks/gpu_check.sh balance   # benchmarks/experiments/balance_probe.py
 #   RUN_ARGS="--jit-inside-lock --tag jit-inside" bash benchmarks/gpu_check.sh run   # options of run_speed.py
 #   SEARCH="llama3-8b-ffn:6 llama3-8b-rmsnorm:1.5" bash benchmarks/gpu_check.sh search   # agentopt run (minutes
 #        each) with the template coder, then agentopt harvest into kernels/library and agentopt library bench;
@@ -57,6 +58,7 @@ for s in $stages; do
     probe) stage probe python3 benchmarks/experiments/stream_probe.py ${PROBE_ARGS:-} ;;
     fused) stage fused python3 benchmarks/experiments/fused_probe.py ${FUSED_ARGS:-} ;;
     layout) stage layout python3 benchmarks/experiments/layout_probe.py ${LAYOUT_ARGS:-} ;;
+    balance) stage balance python3 benchmarks/experiments/balance_probe.py ${BALANCE_ARGS:-} ;;
     bench) stage bench agentopt library bench --device cuda ;;
     refresh) stage refresh agentopt library refresh --device cuda ;;
     search) for item in ${SEARCH:-llama3-8b-ffn:6}; do
@@ -66,7 +68,8 @@ for s in $stages; do
               stage "harvest-$p" agentopt harvest "$(ls -td runs/*"$p"* | head -1)"
             done
             stage bench agentopt library bench --device cuda ;;
-    *) echo "unknown stage $s (tests eval tune ffn run contention probe fused layout bench refresh search)"; exit 2 ;;
+    *) echo "unknown stage $s (tests eval tune ffn run contention probe fused layout balance bench refresh search)"
+       exit 2 ;;
   esac
 done
 [ -n "${OUT:-}" ] && tar czf "$OUT/gpu_check.tgz" -C "$LOGDIR" . -C "$PWD" benchmarks/results kernels/library \

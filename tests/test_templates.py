@@ -170,6 +170,11 @@ def _interpreter_cases(problems) -> list[dict]:
             # gate-up split over K (its halves divide HIDDEN 128)
             chosen.append({**t.SEED, "small_packed": 1, "small_down_packed": 1})
             chosen.append({**t.SEED, "small_packed": 1, "small_down_packed": 1, "small_gu_split": 2})
+            # gate-up split over K, its partials summed by the last program of each tile (a counter per tile):
+            # 4 ways (at HIDDEN 64 three of the four K ranges are past the end, masked), and tile-major in 2
+            chosen.append({**t.SEED, "small_gu_split": 4, "small_gu_reduce": "last"})
+            chosen.append({**t.SEED, "small_packed": 1, "small_down_packed": 1, "small_gu_split": 2,
+                           "small_gu_reduce": "last", "small_down_reduce": "last", "small_down_split": 2})
             shapes += [{"M": 4, "HIDDEN": 64, "INTERMEDIATE": 96}, {"M": 300, "HIDDEN": 64, "INTERMEDIATE": 96},
                        {"M": 5, "HIDDEN": 64, "INTERMEDIATE": 512}, {"M": 5, "HIDDEN": 128, "INTERMEDIATE": 512}]
         if name == "softmax":

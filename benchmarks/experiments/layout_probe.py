@@ -25,24 +25,18 @@ Writes benchmarks/results/<gpu>-layout-probe.json; prints both tables last.
 """
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
 import triton
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stream_probe import H, I, Weights, block_m, template_kernels  # noqa: E402
-from template_ab import compare, print_table  # noqa: E402
+from stream_probe import H, I, Weights, block_m  # noqa: E402
+from template_ab import per_m, print_table, probe_args, probe_setup  # noqa: E402
 from common import kernel_rates, print_rates, write_result  # noqa: E402
 
-from agentopt.hardware import BUILTIN  # noqa: E402
-from agentopt.measure import copy_bandwidth_gbps  # noqa: E402
 from agentopt.problems import get_problem, load_source  # noqa: E402
-from kernels.templates import gated_mlp  # noqa: E402
-from kernels.templates import gated_mlp_kernels as KS  # noqa: E402
 
 READ = '''
 import triton
@@ -121,7 +115,7 @@ def kernel_rows(T, tile_major, w: Weights, M: int, rounds: int) -> list[dict]:
 
             def gateup(c=c, wg=wg, wu=wu, packed=packed):
                 out = torch.empty((M, I), device="cuda", dtype=torch.bfloat16)
-                T._gateup_stream[(1, I // c["bn"], 1)](x, wg, wu, out, M, I, H, BLOCK_M=bm, BLOCK_N=c["bn"],
+                T._gateup_stream[(1, I // c["bn"], 1)](x, wg, wu, out, out, out, M, I, H, BLOCK_M=bm, BLOCK_N=c["bn"],
                                                        BLOCK_K=c["bk"], SPLIT_K=1, USE_DOT=True, EVEN_K=True,
                                                        GDC=False, PACKED=packed, num_warps=c["warps"],
                                                        num_stages=c["stages"])
@@ -147,34 +141,16 @@ def kernel_rows(T, tile_major, w: Weights, M: int, rounds: int) -> list[dict]:
     return kernel_rates(M, fns, want, nbytes, rounds, finish=lambda out: out if out.dim() == 2 else out.sum(0))
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--ms", default="1,16,64,128")
-    ap.add_argument("--kernels-only", action="store_true", help="part 1 only: the kernels alone")
-    args = ap.parse_args()
-    T = template_kernels()
-    tile_major = load_source("import torch\n" + KS.TILE_MAJOR, "tile_major")._tile_major
-    problem = get_problem("llama3-8b-ffn")
-    ms = [int(m) for m in args.ms.split(",")]
-    copy = copy_bandwidth_gbps()
-    dims = [gated_mlp.dims(problem, {"M": m}) for m in ms]
-    whole = [(n, {**gated_mlp.SEED, "small_max_m": 128, **p}) for n, p in WHOLE.items()]
-    refused = {n: gated_mlp.prune(p, BUILTIN["h200"], dims) for n, p in whole}
-    whole = [(n, p) for n, p in whole if refused[n] is None]
-    w = Weights()
-    kernels, candidates = read_rows(load_source(READ, "read_tiles"), tile_major, w, args.rounds), []
-    tmp = Path(tempfile.mkdtemp())
-    with torch.no_grad():
-        for M in ms:
-            kernels += kernel_rows(T, tile_major, w, M, args.rounds)
-            if not args.kernels_only:
-                candidates += compare(problem, M, whole, args.rounds, tmp, copy)
-            print(f"M={M} done", flush=True)
-    path = write_result("layout-probe", {"gpu": torch.cuda.get_device_name(0), "copy_GBps": copy,
-                                         "refused": {n: why for n, why in refused.items() if why},
-                                         "whole_params": dict(whole), "kernels": kernels, "candidates": candidates})
+    args = probe_args(__doc__)
+    T, tile_major, copy, w = probe_setup()
+    control = read_rows(load_source(READ, "read_tiles"), tile_major, w, args.rounds)
+    kernels, candidates, points = per_m(get_problem("llama3-8b-ffn"), args, WHOLE,
+                                        lambda M: kernel_rows(T, tile_major, w, M, args.rounds), copy)
+    kernels = control + kernels
+    path = write_result("layout-probe", {"gpu": torch.cuda.get_device_name(0), "copy_GBps": copy, **points,
+                                         "kernels": kernels, "candidates": candidates})
     print(path)
-    print(f"copy rate {copy / 1e3:.2f} TB/s; refused by the prune: {[n for n, why in refused.items() if why]}")
+    print(f"copy rate {copy / 1e3:.2f} TB/s; refused by the prune: {sorted(points['refused'])}")
     print_rates(kernels, 46)
     if candidates:
         print_table(candidates)

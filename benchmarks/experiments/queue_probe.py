@@ -118,7 +118,7 @@ def main():
         for c in GRID:
             def grid_fn(c=c):
                 h = torch.empty((M, I), device="cuda", dtype=torch.bfloat16)
-                T._gateup_stream[(1, I // c["bn"], 1)](x, w.wg, w.wu, h, M, I, H, BLOCK_M=bm, BLOCK_N=c["bn"],
+                T._gateup_stream[(1, I // c["bn"], 1)](x, w.wg, w.wu, h, h, h, M, I, H, BLOCK_M=bm, BLOCK_N=c["bn"],
                                                        BLOCK_K=c["bk"], SPLIT_K=1, USE_DOT=True, EVEN_K=True,
                                                        GDC=False, num_warps=c["warps"], num_stages=c["stages"])
                 return h

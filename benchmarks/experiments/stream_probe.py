@@ -73,7 +73,7 @@ def current(T, w, x, parts=None):
     h = torch.empty((M, I), device="cuda", dtype=torch.bfloat16)
     if parts is None or "gateup" in parts:
         T._gateup_stream[(triton.cdiv(M, bm), I // s["small_block_n"], 1)](
-            x, w.wg, w.wu, h, M, I, H, BLOCK_M=bm, BLOCK_N=s["small_block_n"], BLOCK_K=s["small_block_k"],
+            x, w.wg, w.wu, h, h, h, M, I, H, BLOCK_M=bm, BLOCK_N=s["small_block_n"], BLOCK_K=s["small_block_k"],
             SPLIT_K=1, USE_DOT=True, EVEN_K=True, GDC=False, num_warps=s["small_warps"],
             num_stages=s["small_stages"])
     split = s["small_down_split"]
@@ -112,7 +112,7 @@ class Fused:
         y = torch.empty((M, H), device="cuda", dtype=torch.bfloat16)
         if "gateup" in parts:
             self.T._gateup_stream[(triton.cdiv(M, self.bm), I // gu["bn"], 1)](
-                x, w.wg, w.wu, h, M, I, H, BLOCK_M=self.bm, BLOCK_N=gu["bn"], BLOCK_K=gu["bk"], SPLIT_K=1,
+                x, w.wg, w.wu, h, h, h, M, I, H, BLOCK_M=self.bm, BLOCK_N=gu["bn"], BLOCK_K=gu["bk"], SPLIT_K=1,
                 USE_DOT=True, EVEN_K=True, GDC=self.pdl, num_warps=gu["warps"], num_stages=gu["stages"])
         if "down" in parts:
             self.T._down_stream[self.grid_dn](

@@ -1,9 +1,12 @@
-"""Shared by the probes that compare points of the gated-MLP template side by side (fused_probe, layout_probe):
-each point rendered, loaded as a candidate, checked against eager on two calls with two inputs, then timed with
-eager (and any other callables) in rounds that alternate the variants, with the host's time to enqueue one call."""
+"""Shared by the probes that compare points of the gated-MLP template side by side (fused_probe, layout_probe,
+balance_probe): each point rendered, loaded as a candidate, checked against eager on two calls with two inputs, then
+timed with eager (and any other callables) in rounds that alternate the variants, with the host's time to enqueue
+one call; and the loop of the probes that time kernels alone per M, then whole candidates."""
 from __future__ import annotations
 
+import argparse
 import statistics
+import tempfile
 import sys
 from pathlib import Path
 
@@ -15,9 +18,12 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 from ffn import build, candidate_module  # noqa: E402
 from host_probe import host_and_gpu_us  # noqa: E402
-from stream_probe import H, I  # noqa: E402
+from stream_probe import H, I, Weights, template_kernels  # noqa: E402
 
-from kernels.templates import gated_mlp  # noqa: E402
+from agentopt.hardware import BUILTIN  # noqa: E402
+from agentopt.measure import copy_bandwidth_gbps  # noqa: E402
+from agentopt.problems import load_source  # noqa: E402
+from kernels.templates import gated_mlp, gated_mlp_kernels  # noqa: E402
 
 WEIGHT_BYTES = 3 * H * I * 2  # llama3-8b's FFN in bf16
 
@@ -76,3 +82,40 @@ def print_table(rows: list[dict]) -> None:
             print(f"{r['M']:>4} {r['variant']:<16} {r['us']:7.1f} {eager[r['M']] / r['us']:8.3f} "
                   f"{r['fraction_of_floor']:6.1%} {r['host_enqueue_us']:8.1f} {r['back_to_back_us']:7.1f} "
                   f"{r['rel_err']:.2g}")
+
+
+def probe_args(doc: str):
+    """--rounds, --ms (a list of ints after parsing) and --kernels-only, for a probe whose docstring is `doc`."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--ms", default="1,16,64,128")
+    ap.add_argument("--kernels-only", action="store_true", help="the kernels alone, no whole candidates")
+    args = ap.parse_args()
+    args.ms = [int(m) for m in args.ms.split(",")]
+    return args
+
+
+def per_m(problem, args, variants: dict[str, dict], kernels_at, copy_gbps: float) -> tuple[list, list, dict]:
+    """For each M: kernels_at(M)'s rows, then (unless --kernels-only) the whole candidates, the SEED with its small
+    path up to M=128 and each variant's parameters on top. Returns (kernel rows, candidate rows, the points run);
+    the points the prune refuses on an H200 are left out, with why, under "refused"."""
+    dims = [gated_mlp.dims(problem, {"M": m}) for m in args.ms]
+    whole = [(n, {**gated_mlp.SEED, "small_max_m": 128, **p}) for n, p in variants.items()]
+    refused = {n: why for n, p in whole if (why := gated_mlp.prune(p, BUILTIN["h200"], dims))}
+    whole = [(n, p) for n, p in whole if n not in refused]
+    kernels, candidates = [], []
+    tmp = Path(tempfile.mkdtemp())
+    with torch.no_grad():
+        for M in args.ms:
+            kernels += kernels_at(M)
+            if not args.kernels_only:
+                candidates += compare(problem, M, whole, args.rounds, tmp, copy_gbps)
+            print(f"M={M} done", flush=True)
+    return kernels, candidates, {"whole_params": dict(whole), "refused": refused}
+
+
+def probe_setup():
+    """What the kernel probes start from: the template's streaming kernels (a module), its tile-major packing
+    (_tile_major), the copy rate (GB/s) and the probe's weights."""
+    tile_major = load_source("import torch\n" + gated_mlp_kernels.TILE_MAJOR, "tile_major")._tile_major
+    return template_kernels(), tile_major, copy_bandwidth_gbps(), Weights()

@@ -45,7 +45,8 @@ SPACE: dict[str, list] = {
     "small_block_m": [32, 64, 128],
     "small_block_n": [32, 64, 128],
     "small_block_k": [64, 128, 256],
-    "small_gu_split": [1, 2, 4],  # > 1: float32 partials that the down kernel sums and puts through SwiGLU
+    "small_gu_split": [1, 2, 4],  # > 1: float32 partials, summed and put through SwiGLU by...
+    "small_gu_reduce": ["down", "last"],  # ...the down kernel as it loads them, or the last program of each tile
     "small_warps": [4, 8],
     "small_stages": [3, 4, 5],
     # 1: gate and up copied tile-major in prepare() (_tile_major), so each step's tile is one contiguous run of
@@ -84,7 +85,8 @@ SPACE: dict[str, list] = {
     "large_warps": [4, 8],
     "large_stages": [3, 4],
 }
-STRUCTURAL = ("fma_max_m", "small_max_m", "fma_gu_split", "small_gu_split", "small_down_reduce", "small_fused",
+STRUCTURAL = ("fma_max_m", "small_max_m", "fma_gu_split", "small_gu_split", "small_gu_reduce", "small_down_reduce",
+              "small_fused",
               "small_packed", "small_down_packed", "large_gateup", "large_down")
 
 
@@ -112,8 +114,8 @@ SEED = {"fma_max_m": 0, "small_max_m": 64,
         "fma_block_n": 32, "fma_block_k": 256, "fma_gu_split": 1, "fma_warps": 4, "fma_stages": 2,
         "fma_down_block_n": 32, "fma_down_block_k": 256, "fma_down_split": 8, "fma_down_warps": 4,
         "fma_down_stages": 2,
-        "small_block_m": 128, "small_block_n": 64, "small_block_k": 64, "small_gu_split": 1, "small_warps": 8,
-        "small_stages": 5, "small_packed": 0,
+        "small_block_m": 128, "small_block_n": 64, "small_block_k": 64, "small_gu_split": 1,
+        "small_gu_reduce": "down", "small_warps": 8, "small_stages": 5, "small_packed": 0,
         "small_down_block_m": 64, "small_down_block_n": 64, "small_down_block_k": 128, "small_down_split": 4,
         "small_down_warps": 4, "small_down_stages": 3, "small_down_packed": 0, "small_down_reduce": "kernel",
         "small_down_pdl": 1,
@@ -209,9 +211,16 @@ def prune(params: dict[str, Any], hardware, shapes: list[dict[str, int]]) -> str
 
 
 def _check_parts(p: dict[str, Any], d: dict[str, int], smem_cap: int) -> str | None:
-    """The small down kernel loading the gate-up kernel's float32 partials: 2 x split tiles of BM x BK a step."""
+    """The gate-up kernel's float32 partials: with `last`, a counter for each of its tiles at the path's largest M;
+    else the small down kernel loading them, 2 x split tiles of BM x BK a step."""
     split = p["small_gu_split"]
     if split == 1:
+        return None
+    if p["small_gu_reduce"] == "last":
+        m = p["small_max_m"]
+        tiles = -(-m // min(p["small_block_m"], max(16, next_pow2(m)))) * -(-d["N"] // p["small_block_n"])
+        if tiles > SYNC_INTS:
+            return f"small gate-up: {tiles} tiles at M={m} need more counters than {SYNC_INTS}"
         return None
     bm, bn, bk, stages = (p[k] for k in ("small_down_block_m", "small_down_block_n", "small_down_block_k",
                                          "small_down_stages"))
@@ -315,9 +324,11 @@ def body(params: dict[str, Any], problem, class_name: str = "ModelNew") -> str:
     h_alloc = M.h_alloc(split)
     methods = [M.TINY.format(**p, h_alloc=h_alloc, h_parts=0 if split == 1 else split)] if p["fma_max_m"] else []
     s_split = p["small_gu_split"]
-    s_alloc = M.h_alloc(s_split)
-    methods += [M.SMALL.format(**p, h_alloc=s_alloc, h_parts=0 if s_split == 1 else s_split,
-                              last=p["small_down_reduce"] == "last"), M.DOWN, M.large(p)]
+    gu_last = s_split > 1 and p["small_gu_reduce"] == "last"
+    methods += [M.SMALL.format(**p, h_alloc=M.h_alloc(s_split, gu_last),
+                               h_parts=0 if s_split == 1 or gu_last else s_split, gu_last=gu_last,
+                               gu_counts="self._gu_counts" if gu_last else "self._tile_counts",
+                               last=p["small_down_reduce"] == "last"), M.DOWN, M.large(p)]
     if p["small_graph"]:
         methods.append(M.REPLAYED)
     fused_tiles = fused_fits = ""
@@ -338,6 +349,9 @@ def body(params: dict[str, Any], problem, class_name: str = "ModelNew") -> str:
               "        # call (a decode-only caller never pays its memory), once, like the rest of prepare()\n"
               "        self._wgu = None\n"
               if p["large_gateup"] == "cublas" else "")
+    gu_counts = ("        # the gate-up kernel's tile counters (a tile's last program sums its partials, zeroes it)\n"
+                 f"        self._gu_counts = torch.zeros({SYNC_INTS}, device=self._wd.device, dtype=torch.int32)\n"
+                 if gu_last else "")
     return f'''
 import torch
 import triton
@@ -367,7 +381,7 @@ class {class_name}(Model):
                      and torch.cuda.get_device_capability(self._wd.device)[0] >= 9)
         # the down kernel's tile counters (LAST: the last program of a tile sums it); its last program zeroes them
         self._tile_counts = torch.zeros({SYNC_INTS}, device=self._wd.device, dtype=torch.int32)
-{fused_fits}        self._graphs = {{}} if SMALL_GRAPH and self._wd.is_cuda else None  # M -> (x, y, graph), or None: failed
+{gu_counts}{fused_fits}        self._graphs = {{}} if SMALL_GRAPH and self._wd.is_cuda else None  # M -> (x, y, graph), or None: failed
         self._buffers = {{}}  # the small paths' intermediates (see _buffer): calls on one stream at a time
         self._bound = {{}}  # (path, M, dtype) -> a bound Triton launch (see _launch)
         self._prepared = True

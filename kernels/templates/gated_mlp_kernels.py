@@ -20,15 +20,19 @@ def _tile_major(weights, block_n, block_k):
 
 STREAM_GATEUP = '''
 @triton.jit
-def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, M, N, K,
+def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, h_ptr, cnt_ptr, M, N, K,
                    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                    SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr, GDC: tl.constexpr,
-                   PACKED: tl.constexpr = False):
+                   PACKED: tl.constexpr = False, LAST: tl.constexpr = False):
     """Small M, weight streaming: one program reads a BLOCK_N x BLOCK_K tile of W_gate and of W_up per step
     (nn.Linear's [out, in] layout: K is contiguous) for all BLOCK_M tokens at once, so weights are read once.
     USE_DOT: tensor cores (BLOCK_M >= 16); else a CUDA-core multiply and sum over K (a GEMV).
     SPLIT_K == 1: stores h = silu(x Wg^T) * (x Wu^T), the SwiGLU epilogue, in x's dtype.
-    SPLIT_K > 1: stores float32 partial sums [SPLIT_K, 2, M, N]; the down kernel finishes them as it loads.
+    SPLIT_K > 1: stores float32 partial sums [SPLIT_K, 2, M, N] in out_ptr; the down kernel finishes them as it
+    loads, or, with LAST, the last of a tile's SPLIT_K programs to finish (a counter per tile in cnt_ptr, left at
+    zero for the next call) adds them up in a fixed order and stores the SwiGLU output into h_ptr [M, N], so that
+    the down kernel reads h as when SPLIT_K is 1. (h_ptr and cnt_ptr are not read otherwise.) Splitting K gives
+    the GPU more, shorter programs to spread over its SMs than the N / BLOCK_N tiles alone.
     GDC (Hopper, programmatic dependent launch): the down kernel's programs may launch at once and wait on the GPU
     for this grid's writes, instead of being launched after its last tile.
     PACKED: wg_ptr is prepare()'s tile-major copy of both weights (_tile_major: [N/BLOCK_N, K/BLOCK_K, 2, BLOCK_N,
@@ -80,6 +84,19 @@ def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, M, N, K,
         part = out_ptr + (pid_k * 2 * M + offs_m[:, None]) * N + offs_n[None, :]
         tl.store(part, acc_g, mask=mask)
         tl.store(part + M * N, acc_u, mask=mask)
+        if LAST:
+            tile = pid_m * tl.num_programs(1) + pid_n
+            tl.debug_barrier()  # every thread's partials stored before the counter moves
+            if tl.atomic_add(cnt_ptr + tile, 1, sem="acq_rel", scope="gpu") == SPLIT_K - 1:
+                g = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+                u = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+                for s in tl.static_range(SPLIT_K):  # read through L2: other SMs wrote these
+                    part = out_ptr + (s * 2 * M + offs_m[:, None]) * N + offs_n[None, :]
+                    g += tl.load(part, mask=mask, other=0.0, cache_modifier=".cg")
+                    u += tl.load(part + M * N, mask=mask, other=0.0, cache_modifier=".cg")
+                h = g / (1.0 + tl.exp(-g)) * u
+                tl.store(h_ptr + offs_m[:, None] * N + offs_n[None, :], h.to(h_ptr.dtype.element_ty), mask=mask)
+                tl.store(cnt_ptr + tile, 0)
 '''
 
 STREAM_DOWN = '''

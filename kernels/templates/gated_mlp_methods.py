@@ -6,10 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 
-def h_alloc(split: int) -> str:
-    """The line that takes the gate-up output h: SwiGLU'd in x's dtype, or float32 partials over `split` K parts."""
-    return ('h = self._buffer("h", (M, N), a.dtype)  # SwiGLU output' if split == 1 else
-            f'h = self._buffer("h", ({split}, 2, M, N), torch.float32)  # partial sums')
+def h_alloc(split: int, last: bool = False) -> str:
+    """The lines that take the gate-up kernel's output `gu` and the down kernel's input `h`: one buffer, the SwiGLU
+    output in x's dtype (split 1) or float32 partials over `split` K parts that the down kernel finishes; with
+    `last`, two: the partials, and h, which the last gate-up program of each tile writes."""
+    if split == 1:
+        return 'h = gu = self._buffer("h", (M, N), a.dtype)  # SwiGLU output'
+    parts = f'self._buffer("gu parts", ({split}, 2, M, N), torch.float32)  # partial sums'
+    if not last:
+        return f"h = gu = {parts}"
+    return f'gu = {parts}\n        h = self._buffer("h", (M, N), a.dtype)  # SwiGLU output, from the partials'
 
 
 TINY = '''
@@ -19,10 +25,11 @@ TINY = '''
         N = self._wg.shape[0]
         bm = 1 << (M - 1).bit_length()
         {h_alloc}
-        _launch(self._bound, ("tiny gate-up", M, a.dtype), _gateup_stream, (a, self._wg, self._wu, h, M, N, K),
+        _launch(self._bound, ("tiny gate-up", M, a.dtype), _gateup_stream,
+                (a, self._wg, self._wu, gu, h, self._tile_counts, M, N, K),
                 lambda: ((1, _cdiv(N, {fma_block_n}), {fma_gu_split}), dict(
                     BLOCK_M=bm, BLOCK_N={fma_block_n}, BLOCK_K={fma_block_k}, SPLIT_K={fma_gu_split}, USE_DOT=False,
-                    EVEN_K=K % ({fma_gu_split} * {fma_block_k}) == 0, GDC=False, PACKED=False,
+                    EVEN_K=K % ({fma_gu_split} * {fma_block_k}) == 0, GDC=False, PACKED=False, LAST=False,
                     num_warps={fma_warps}, num_stages={fma_stages})))
         return self._down("tiny", h, M, {h_parts}, bm, False, {fma_down_block_n}, {fma_down_block_k},
                           {fma_down_split}, {fma_down_warps}, {fma_down_stages}, False, False, (self._wd, False))
@@ -31,16 +38,19 @@ TINY = '''
 SMALL = '''
     def _small(self, a):
         """Small M: tensor-core streaming of gate and up (split over K: {small_gu_split}) with the SwiGLU epilogue
-        (or float32 partials that the down kernel finishes), then the split-K down."""
+        (or float32 partials that its last program of a tile, or the down kernel, finishes), then the split-K
+        down."""
         M, K = a.shape
         N = self._wg.shape[0]
         {h_alloc}
         wg, wu, packed = self._small_gu
-        _launch(self._bound, ("small gate-up", M, a.dtype), _gateup_stream, (a, wg, wu, h, M, N, K),
+        _launch(self._bound, ("small gate-up", M, a.dtype), _gateup_stream,
+                (a, wg, wu, gu, h, {gu_counts}, M, N, K),
                 lambda: ((_cdiv(M, _block_m(M, {small_block_m})), _cdiv(N, {small_block_n}), {small_gu_split}), dict(
                     BLOCK_M=_block_m(M, {small_block_m}), BLOCK_N={small_block_n}, BLOCK_K={small_block_k},
                     SPLIT_K={small_gu_split}, USE_DOT=True, EVEN_K=K % ({small_gu_split} * {small_block_k}) == 0,
-                    GDC=self._pdl, PACKED=packed, num_warps={small_warps}, num_stages={small_stages})))
+                    GDC=self._pdl, PACKED=packed, LAST={gu_last}, num_warps={small_warps},
+                    num_stages={small_stages})))
         bm = _block_m(M, {small_down_block_m})
         return self._down("small", h, M, {h_parts}, bm, True, {small_down_block_n}, {small_down_block_k},
                           {small_down_split}, {small_down_warps}, {small_down_stages}, {last}, self._pdl,
