@@ -1,8 +1,9 @@
 """The template coder: candidates from kernel templates (agentopt.kernels.templates) and parameter sampling, no LLM.
 
-"new" draws a fresh point of a matching template (each template's SEED first, then each parameter group drawn
-or kept at the SEED), "improve" mutates the parent's point (one parameter resampled, or a structural variant
-switched), "crossover" takes each independent parameter group from one of two parents of the same template.
+"new" draws a fresh point of a matching template (each template's SEED first, then its VARIANTS, then each
+parameter group drawn or kept at the SEED), "improve" mutates the parent's point (one parameter resampled, or a
+structural variant switched), "crossover" takes each independent parameter group from one of two parents of the
+same template.
 Points that cannot fit the GPU are pruned before anything is compiled; a problem that no kernel template
 matches gets torch.compile candidates and a one-line note.
 """
@@ -28,7 +29,7 @@ class TemplateCoder:
         self.hardware = hardware  # overrides the context's profile for pruning
         self.config = config or TemplateConfig()
         self._dims: dict[tuple[str, str, str], list[dict[str, int]]] = {}
-        self._seeded: set[tuple[str, str]] = set()  # (problem, template) whose SEED was proposed
+        self._seeded: set[tuple[str, str, int]] = set()  # (problem, template, i) whose i-th seed point was proposed
 
     # What applies to a problem
     def matching_templates(self, problem, device: str) -> list[ModuleType]:
@@ -126,12 +127,16 @@ class TemplateCoder:
 
     def _new(self, ctx: CoderContext, templates: list[ModuleType]) -> Proposal:
         rng = ctx.rng
-        if self.config.seed_first:
-            for t in templates:
-                key = (ctx.problem.name, t.NAME)
-                if key not in self._seeded and self._fits(t, t.SEED, ctx) is None:
-                    self._seeded.add(key)
-                    return self._proposal(t, dict(t.SEED), ctx, [], "seed point")
+        if self.config.seed_first:  # every template's SEED, then each template's first variant, and so on
+            seeds = {t.NAME: seed_points(t) for t in templates}
+            for i in range(max(len(s) for s in seeds.values())):
+                for t in templates:
+                    key = (ctx.problem.name, t.NAME, i)
+                    if i < len(seeds[t.NAME]) and key not in self._seeded:
+                        self._seeded.add(key)
+                        if self._fits(t, seeds[t.NAME][i], ctx) is None:
+                            return self._proposal(t, seeds[t.NAME][i], ctx, [], "seed point" if i == 0 else
+                                                  f"seed variant {i}")
         reasons: dict[str, str] = {}
         for _ in range(self.config.max_tries):
             t = rng.choice(templates)
@@ -163,6 +168,11 @@ class TemplateCoder:
                 if proposal.source not in (a.source, b.source):
                     return proposal
         return self._mutate(ctx, a)
+
+
+def seed_points(template: ModuleType) -> list[dict[str, Any]]:
+    """The template's SEED, then the SEED changed by each of its VARIANTS (points that measured well too)."""
+    return [dict(template.SEED)] + [{**template.SEED, **v} for v in getattr(template, "VARIANTS", ())]
 
 
 def draw(template: ModuleType, rng: random.Random) -> dict[str, Any]:

@@ -350,9 +350,14 @@ def test_coder_proposes_seeds_then_samples_for_the_ffn():
     coder = TemplateCoder()
     assert [t.NAME for t in coder.matching_templates(problem, "cuda")] == ["gated_mlp", "gemv_cuda"]
     assert [t.NAME for t in coder.matching_templates(problem, "cpu")] == ["gated_mlp"]
-    first = [_propose(coder, problem, "cuda", seed=i) for i in range(4)]
-    assert [(p.template, p.params) for p in first[:2]] == [("gated_mlp", TEMPLATES["gated_mlp"].SEED),
-                                                           ("gemv_cuda", TEMPLATES["gemv_cuda"].SEED)]
+    first = [_propose(coder, problem, "cuda", seed=i) for i in range(6)]
+    gated, gemv = TEMPLATES["gated_mlp"], TEMPLATES["gemv_cuda"]
+    tile_major = {"small_packed": 1, "small_down_packed": 1}  # the measured variant, proposed next
+    assert [(p.template, p.params, p.meta["how"]) for p in first[:4]] == [
+        ("gated_mlp", gated.SEED, "seed point"), ("gemv_cuda", gemv.SEED, "seed point"),
+        ("gated_mlp", {**gated.SEED, **tile_major}, "seed variant 1"),
+        ("gemv_cuda", {**gemv.SEED, **tile_major}, "seed variant 1")]
+    assert "seed" not in first[4].meta["how"]  # then sampled points
     for p in first:
         assert p.error is None and p.coder == "template" and "class ModelNew(" in p.source
         assert "note" not in p.meta

@@ -39,6 +39,7 @@ GROUPS["large"] = GROUPS["large"] + ["small_max_m"]
 # 1 block of 16 warps an SM, 4 rows a warp; the two-pass kernels trail by ~1 us (docs/PERF_NOTES.md).
 SEED = {"max_m": 1, "passes": 1, "blocks_per_sm": 1, "rows": 4, "warps": 16, "gu_kw": 1, "down_kw": 4, "unroll": 2,
         "load": "__ldcs", **{k: gated_mlp.SEED[k] for k in _GATED}}
+VARIANTS = gated_mlp.VARIANTS  # its small path's (the gated-MLP template's measurement)
 CUDA_FILE = Path(__file__).with_name("gemv_cuda.cu")
 
 
