@@ -102,7 +102,7 @@ def test_library_ls_show_and_bench_on_cpu(harvested):
         index = LibraryIndex.load(library)
     name, seeds = index.kernels[0].name, index.kernels[0].verification.seeds_per_shape
     ls = agentopt("library", "ls", "--library", str(library))
-    assert ls.returncode == 0 and name in ls.stdout and "llama3-8b-ffn" in ls.stdout
+    assert ls.returncode == 0 and name in ls.stdout and "llama3-8b-ffn" in ls.stdout and "keeps MiB" in ls.stdout
     show = agentopt("library", "show", name, "--library", str(library))
     assert show.returncode == 0 and run.name in show.stdout and f"{seeds} seeds a shape" in show.stdout
     held = index.kernels[0].verification.held_bytes  # re-verification measured it

@@ -26,7 +26,8 @@ def _fmt(v, spec: str) -> str:
 
 @app.command("ls")
 def ls(library: Path = LIBRARY) -> None:
-    """The kernels: problem, architecture, dtype, the shapes each serves with its speedup over eager."""
+    """The kernels: problem, architecture, dtype, the shapes each serves with its speedup over eager, and the memory
+    each keeps beyond the weights (measured at its re-verification; '-' for kernels harvested before that)."""
     from rich.table import Table
 
     from agentopt.problems import shape_label
@@ -36,11 +37,13 @@ def ls(library: Path = LIBRARY) -> None:
         console.print(f"The library at {library} is empty. Fill it with `agentopt harvest runs/<id>`.")
         return
     t = Table(title=f"kernel library {library}")
-    for col in ("kernel", "problem", "arch", "dtype", "serves (speedup over eager)", "from", "verified"):
+    for col in ("kernel", "problem", "arch", "dtype", "serves (speedup over eager)", "keeps MiB", "from", "verified"):
         t.add_column(col)
     for k in index.kernels:
+        held = k.verification.held_bytes
         t.add_row(k.name, k.problem, k.arch, k.dtype,
                   ", ".join(f"{shape_label(s.shape)} {_fmt(s.speedup, '.2f')}x" for s in k.shapes) or "-",
+                  _fmt(None if held is None else held / 2**20, ".0f"),
                   f"{k.provenance.run} {k.provenance.candidate}", f"{k.verification.status} {k.verification.date}")
     console.print(t)
 
