@@ -87,6 +87,23 @@ def test_reference_against_itself_scores_about_one(ffn, capsys):
     assert 0.9 <= evaluation.score <= 1.1
 
 
+def test_the_weight_copies_a_template_point_keeps_are_reported(ffn):
+    """What a user patching many layers pays: the gated-MLP point with both small-path weights tile-major keeps
+    exactly one more copy of the three weights than the SEED, and the SEED keeps [gate; up] concatenated for
+    cuBLAS (made at its first call at M >= 128), as the evaluator reports them after the first calls."""
+    from agentopt.kernels.templates import TEMPLATES
+
+    t, problem = TEMPLATES["gated_mlp"], get_problem("llama3-8b-ffn")
+    held = {}
+    for name, params in (("seed", t.SEED), ("tile-major", {**t.SEED, **t.VARIANTS[0]})):
+        evaluation = ffn.evaluate(t.render(params, problem))
+        assert evaluation.status == "ok", evaluation.reason
+        held[name] = evaluation.compile.held_bytes
+    weights = 3 * 4096 * 14336 * 2
+    assert held["tile-major"] - held["seed"] == weights
+    assert 2 / 3 * weights <= held["seed"] < weights
+
+
 def test_illegal_memory_access_is_a_crash_and_the_next_candidate_runs():
     config = EvalConfig(static_guard=False, compile_timeout_s=120, run_timeout_s=60)
     with Evaluator(get_problem("llama3-8b-rmsnorm"), device="cuda", config=config) as ev:
