@@ -76,7 +76,7 @@ def control_rows(R, tiles: torch.Tensor, rounds: int) -> list[dict]:
             return out
         runs[name] = run
     total = tiles.double().sum().reshape(1)
-    rows = kernel_rates(0, runs, dict.fromkeys(runs, total), dict.fromkeys(runs, 2 * I * H * 2), rounds, tol=1e-4,
+    rows = kernel_rates(0, runs, dict.fromkeys(runs, total), dict.fromkeys(runs, 2 * I * H * 2), rounds, tol=1e-3,
                         finish=lambda out: out.sum().reshape(1))
     for r in rows:  # P programs and the prediction's balance factor on the H200's SMs
         programs = grids[r["variant"]][0]
