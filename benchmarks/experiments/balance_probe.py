@@ -12,11 +12,14 @@ Predictions, written before the first run:
 2. The template's gate-up kernel alone, split over K with its last program of each tile summing the partials
    (`small_gu_reduce: last`): split 4 ~10% faster than split 1 at M = 1-16 (>= 3.75 TB/s, ~63 us against ~69);
    split 2 no faster. Less at M=64, where the float32 partials (4 x 2 x M x 14336) cost more.
-3. Whole candidates (the SEED with its small path to M=128; gate-up split 4 with `last`; both tile-major too):
+3. The down kernel alone (its 2.9-3.0 TB/s is not explained by balance: split 4 gives 256 programs, 0.97), K split
+   2, 4, 8, 16 ways (56 to 7 steps a program, balance 0.97 throughout): if its rate comes from short streams, split
+   2 is the fastest and 16 the slowest; if all read alike, neither balance nor stream length limits it.
+4. Whole candidates (the SEED with its small path to M=128; gate-up split 4 with `last`; both tile-major too):
    split 4 `last` 4-6 us faster at M = 1-16.
 If the control does not move with the balance, the cap is not per SM, and this line of work ends here.
 
-Part 1 is the control (listed as M=0), part 2 the kernel alone per M, part 3 whole candidates against eager
+Part 1 is the control, part 2 the kernels alone per M, part 3 whole candidates against eager
 (template_ab.compare). Writes benchmarks/results/<gpu>-balance-probe.json; prints the tables last.
 
     python3 benchmarks/experiments/balance_probe.py [--rounds 3] [--ms 1,16,64,128] [--kernels-only]
@@ -31,6 +34,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stream_probe import H, I, Weights, block_m  # noqa: E402
 from template_ab import per_m, print_table, probe_args, probe_setup  # noqa: E402
+from layout_probe import down_fns, partials_summed  # noqa: E402
 from common import kernel_rates, print_rates, write_result  # noqa: E402
 
 from agentopt.problems import get_problem, load_source  # noqa: E402
@@ -54,6 +58,9 @@ BN, BK, WARPS, STAGES = 64, 64, 8, 5  # the SEED's gate-up tiles
 SMS = 132  # the H200's
 SPLITS = [1, 2, 4, 8]
 PERSISTENT = [132, 264, 528]
+# the down kernel at the SEED's tiles, K split 2-16 ways: 128-1024 programs, all balanced to 0.97 on 132 SMs, of
+# 56 down to 7 steps each
+DOWN_SPLITS = [{"bm": 64, "bn": 64, "bk": 128, "split": s, "warps": 4, "stages": 3} for s in (2, 4, 8, 16)]
 # whole candidates: the SEED with the small path up to M=128, and gate-up split 4 ways with the last program's sum
 WHOLE = {"seed": {}, "split4-last": {"small_gu_split": 4, "small_gu_reduce": "last"},
          "packed": {"small_packed": 1, "small_down_packed": 1},
@@ -84,8 +91,9 @@ def control_rows(R, tiles: torch.Tensor, rounds: int) -> list[dict]:
     return rows
 
 
-def kernel_rows(T, tiles, w: Weights, M: int, rounds: int) -> list[dict]:
-    """The template's gate-up kernel alone at M, split over K with the last program's sum, both layouts."""
+def kernel_rows(T, tile_major, tiles, w: Weights, M: int, rounds: int) -> list[dict]:
+    """The template's gate-up kernel alone at M, split over K with the last program's sum, both layouts; then the
+    down kernel alone at the SEED's tiles split 2-16 ways."""
     x = torch.randn(M, H, device="cuda", dtype=torch.bfloat16)
     want = (torch.nn.functional.silu(x.float() @ w.wg.float().T) * (x.float() @ w.wu.float().T)).double()
     bm = block_m(M, 128)
@@ -104,7 +112,10 @@ def kernel_rows(T, tiles, w: Weights, M: int, rounds: int) -> list[dict]:
                     num_warps=WARPS, num_stages=STAGES)
                 return h
             fns[f"gate-up {'tiles' if packed else 'rows'} split {split}{' last' if split > 1 else ''}"] = gateup
-    return kernel_rates(M, fns, dict.fromkeys(fns, want), dict.fromkeys(fns, 2 * I * H * 2), rounds)
+    wants, nbytes = dict.fromkeys(fns, want), dict.fromkeys(fns, 2 * I * H * 2)
+    for into, more in zip((fns, wants, nbytes), down_fns(T, tile_major, w, M, DOWN_SPLITS, layouts=(False,))):
+        into.update(more)
+    return kernel_rates(M, fns, wants, nbytes, rounds, finish=partials_summed)
 
 
 def main():
@@ -113,7 +124,7 @@ def main():
     tiles = tile_major((w.wg, w.wu), BN, BK)
     control = control_rows(load_source(READ, "read_share"), tiles, args.rounds)
     kernels, candidates, points = per_m(get_problem("llama3-8b-ffn"), args, WHOLE,
-                                        lambda M: kernel_rows(T, tiles, w, M, args.rounds), copy)
+                                        lambda M: kernel_rows(T, tile_major, tiles, w, M, args.rounds), copy)
     path = write_result("balance-probe", {"gpu": torch.cuda.get_device_name(0), "copy_GBps": copy, **points,
                                           "control": control, "kernels": kernels, "candidates": candidates})
     print(path)

@@ -105,8 +105,6 @@ def kernel_rows(T, tile_major, w: Weights, M: int, rounds: int) -> list[dict]:
     """The gate-up and down kernels alone at M, each tile set in both layouts."""
     x = torch.randn(M, H, device="cuda", dtype=torch.bfloat16)
     gu_want = (torch.nn.functional.silu(x.float() @ w.wg.float().T) * (x.float() @ w.wu.float().T)).double()
-    h = torch.randn(M, I, device="cuda", dtype=torch.bfloat16)
-    dn_want = (h.float() @ w.wd.float().T).double()
     bm = block_m(M, 128)
     fns, want, nbytes = {}, {}, {}
     for c in GATEUP:
@@ -122,10 +120,26 @@ def kernel_rows(T, tile_major, w: Weights, M: int, rounds: int) -> list[dict]:
                 return out
             name = f"gate-up {'tiles' if packed else 'rows'} bn{c['bn']} bk{c['bk']} w{c['warps']} s{c['stages']}"
             fns[name], want[name], nbytes[name] = gateup, gu_want, 2 * I * H * 2
-    for c in DOWN:
+    for into, more in zip((fns, want, nbytes), down_fns(T, tile_major, w, M, DOWN)):
+        into.update(more)
+    return kernel_rates(M, fns, want, nbytes, rounds, finish=partials_summed)
+
+
+def partials_summed(out):
+    """What a probe's kernel gave, as compared: the down kernel's split-K partials summed (outside the timing)."""
+    return out if out.dim() == 2 else out.sum(0)
+
+
+def down_fns(T, tile_major, w: Weights, M: int, configs: list[dict], layouts=(False, True)) -> tuple:
+    """(fns, want, nbytes) for the down kernel alone at M, each tile set in each layout (True: tile-major); each
+    returns its split-K partials (split >= 2), which partials_summed adds up."""
+    h = torch.randn(M, I, device="cuda", dtype=torch.bfloat16)
+    dn_want = (h.float() @ w.wd.float().T).double()
+    fns, want, nbytes = {}, {}, {}
+    for c in configs:
         dbm = block_m(M, c["bm"])
         ws = torch.empty((c["split"], M, H), device="cuda", dtype=torch.float32)
-        for packed in (False, True):
+        for packed in layouts:
             wd = tile_major((w.wd,), c["bn"], c["bk"]) if packed else w.wd
 
             def down(c=c, wd=wd, packed=packed, ws=ws, dbm=dbm):
@@ -138,7 +152,8 @@ def kernel_rows(T, tile_major, w: Weights, M: int, rounds: int) -> list[dict]:
             name = (f"down {'tiles' if packed else 'rows'} bn{c['bn']} bk{c['bk']} split{c['split']} "
                     f"w{c['warps']} s{c['stages']}")
             fns[name], want[name], nbytes[name] = down, dn_want, H * I * 2
-    return kernel_rates(M, fns, want, nbytes, rounds, finish=lambda out: out if out.dim() == 2 else out.sum(0))
+    return fns, want, nbytes
+
 
 def main():
     args = probe_args(__doc__)
