@@ -5,7 +5,7 @@
 #   bash benchmarks/gpu_check.sh            # setup + GPU tests + evaluator benchmark + ffn/rmsnorm benchmarks
 #   bash benchmarks/gpu_check.sh tests      # only some stages (setup is implied);
 #                                           # stages: tests eval tune ffn run contention probe fused layout balance
-#                                           #         bench refresh search
+#                                           #         inflight order bench refresh search
 #   GPU_TESTS="tests/test_a.py tests/test_b.py" bash benchmarks/gpu_check.sh tests   # a subset of the GPU tests
 #   TEMPLATE_GROUPS=small_fused,small_launch ... tests   # tests/test_templates_gpu.py over those groups only
 #   bash benchmarks/gpu_check.sh refresh bench   # the library's template kernels rendered again, then timed
@@ -14,6 +14,8 @@
 #   FUSED_ARGS="--samples 4" bash benchmarks/gpu_check.sh fused   # benchmarks/experiments/fused_probe.py
 #   LAYOUT_ARGS="--ms 1,16" bash benchmarks/gpu_check.sh layout   # benchmarks/experiments/layout_probe.py
 #   BALANCE_ARGS="--kernels-only" bash benchmarks/gpu_check.sh balance   # benchmarks/experiments/balance_probe.py
+#   INFLIGHT_ARGS="--ms 1" bash benchmarks/gpu_check.sh inflight   # benchmarks/experiments/inflight_probe.py
+#   ORDER_ARGS="--kernels-only" bash benchmarks/gpu_check.sh order   # benchmarks/experiments/order_probe.py
 #   RUN_ARGS="--jit-inside-lock --tag jit-inside" bash benchmarks/gpu_check.sh run   # options of run_speed.py
 #   SEARCH="llama3-8b-ffn:6 llama3-8b-rmsnorm:1.5" bash benchmarks/gpu_check.sh search   # agentopt run (minutes
 #        each) with the template coder, then agentopt harvest into kernels/library and agentopt library bench;
@@ -59,6 +61,8 @@ for s in $stages; do
     fused) stage fused python3 benchmarks/experiments/fused_probe.py ${FUSED_ARGS:-} ;;
     layout) stage layout python3 benchmarks/experiments/layout_probe.py ${LAYOUT_ARGS:-} ;;
     balance) stage balance python3 benchmarks/experiments/balance_probe.py ${BALANCE_ARGS:-} ;;
+    inflight) stage inflight python3 benchmarks/experiments/inflight_probe.py ${INFLIGHT_ARGS:-} ;;
+    order) stage order python3 benchmarks/experiments/order_probe.py ${ORDER_ARGS:-} ;;
     bench) stage bench agentopt library bench --device cuda ;;
     refresh) stage refresh agentopt library refresh --device cuda ;;
     search) for item in ${SEARCH:-llama3-8b-ffn:6}; do
@@ -68,7 +72,7 @@ for s in $stages; do
               stage "harvest-$p" agentopt harvest "$(ls -td runs/*"$p"* | head -1)"
             done
             stage bench agentopt library bench --device cuda ;;
-    *) echo "unknown stage $s (tests eval tune ffn run contention probe fused layout balance bench refresh search)"
+    *) echo "unknown stage $s (tests eval tune ffn run contention probe fused layout balance inflight order bench refresh search)"
        exit 2 ;;
   esac
 done

@@ -157,6 +157,7 @@ class Worker:
         try:
             held = max((held_bytes(new) for new in self.news.values()), default=0)
         except Exception:  # a report, not a check: a candidate whose tensors cannot be walked reports none
+            traceback.print_exc()  # into the worker's log
             held = None
         return {"kind": "compiled", "seconds": self.clock() - t0, "kernels": kernels, "held_bytes": held,
                 "phases": self.phases}

@@ -239,6 +239,7 @@ def test_packed_points_give_the_small_path_tile_major_weights_where_their_tiles_
 def test_held_bytes_count_the_tile_major_copies_a_packed_point_keeps(tmp_problems):
     """What a user patching many layers pays in memory: a point with both weights tile-major keeps one more copy
     of W_gate, W_up and W_down than the same point in nn.Linear's layout, and nothing it shares with its caller."""
+    import torch
     from agentopt.sandbox.held import held_bytes
 
     t, problem = TEMPLATES["gated_mlp"], tmp_problems["llama3-8b-ffn"]
@@ -253,6 +254,13 @@ def test_held_bytes_count_the_tile_major_copies_a_packed_point_keeps(tmp_problem
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
     assert held[1] - held[0] == weights == 3 * 512 * 64 * 4
     assert held[0] < weights / 10  # the shared weights themselves are not counted
+    # after calls (launches stood in for, as in the test below) the model is still an nn.Module a user can save:
+    # its intermediates are counted, and its state dict is a fresh one's
+    cand._bind = lambda kernel, grid, meta, args: lambda *again: None
+    with torch.no_grad():
+        model(torch.randn(16, 64))
+    assert held_bytes(model) > held[1]
+    assert list(model.state_dict()) == list(cand.ModelNew(*mod.get_init_inputs()).state_dict())
 
 
 def test_bound_launches_repeat_their_first_calls_arguments(tmp_problems):

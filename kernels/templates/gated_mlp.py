@@ -250,17 +250,18 @@ class {class_name}(Model):
     _prepared = False
 
     def prepare(self):
-        """The weights as the kernels read them, taken once after the state dict is loaded (untimed)."""
-        self._wg = self.{pre}gate_proj.weight.contiguous()
-        self._wu = self.{pre}up_proj.weight.contiguous()
-        self._wd = self.{pre}down_proj.weight.contiguous()
+        """The weights as the kernels read them, taken once after the state dict is loaded (untimed): plain tensors
+        (not Parameters, which nn.Module would register), so that the state dict stays the reference's."""
+        self._wg = self.{pre}gate_proj.weight.detach().contiguous()
+        self._wu = self.{pre}up_proj.weight.detach().contiguous()
+        self._wd = self.{pre}down_proj.weight.detach().contiguous()
 {concat}{_packing(p)}        # programmatic dependent launch needs Hopper or later (elsewhere the kernels run plainly one after another)
         self._pdl = (bool(SMALL_DOWN_PDL) and self._wd.is_cuda
                      and torch.cuda.get_device_capability(self._wd.device)[0] >= 9)
         # the down kernel's tile counters (LAST: the last program of a tile sums it); its last program zeroes them
         self._tile_counts = torch.zeros({SYNC_INTS}, device=self._wd.device, dtype=torch.int32)
 {gu_counts}{fused_fits}        self._graphs = {{}} if SMALL_GRAPH and self._wd.is_cuda else None  # M -> (x, y, graph), or None: failed
-        self._buffers = {{}}  # the small paths' intermediates (see _buffer): calls on one stream at a time
+        self._scratch = {{}}  # the small paths' intermediates (_buffer; not nn.Module's _buffers): one stream at a time
         self._bound = {{}}  # (path, M, dtype) -> a bound Triton launch (see _launch)
         self._prepared = True
 

@@ -134,9 +134,9 @@ DOWN = '''
         """A scratch tensor kept per name, shape and dtype (the kernels' intermediates: every call writes all of
         it before reading it), so that a call allocates only its output."""
         key = (name, shape, dtype)
-        if key not in self._buffers:
-            self._buffers[key] = torch.empty(shape, device=self._wd.device, dtype=dtype)
-        return self._buffers[key]
+        if key not in self._scratch:
+            self._scratch[key] = torch.empty(shape, device=self._wd.device, dtype=dtype)
+        return self._scratch[key]
 '''
 
 

@@ -15,6 +15,7 @@ Written by agentopt's template coder from the template `gemv_cuda` at the point:
     small_block_n = 64
     small_block_k = 64
     small_gu_split = 1
+    small_gu_reduce = 'down'
     small_warps = 8
     small_stages = 3
     small_packed = 1
@@ -110,15 +111,19 @@ def _block_m(M, cap):
 
 
 @triton.jit
-def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, M, N, K,
+def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, h_ptr, cnt_ptr, M, N, K,
                    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                    SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr, GDC: tl.constexpr,
-                   PACKED: tl.constexpr = False):
+                   PACKED: tl.constexpr = False, LAST: tl.constexpr = False):
     """Small M, weight streaming: one program reads a BLOCK_N x BLOCK_K tile of W_gate and of W_up per step
     (nn.Linear's [out, in] layout: K is contiguous) for all BLOCK_M tokens at once, so weights are read once.
     USE_DOT: tensor cores (BLOCK_M >= 16); else a CUDA-core multiply and sum over K (a GEMV).
     SPLIT_K == 1: stores h = silu(x Wg^T) * (x Wu^T), the SwiGLU epilogue, in x's dtype.
-    SPLIT_K > 1: stores float32 partial sums [SPLIT_K, 2, M, N]; the down kernel finishes them as it loads.
+    SPLIT_K > 1: stores float32 partial sums [SPLIT_K, 2, M, N] in out_ptr; the down kernel finishes them as it
+    loads, or, with LAST, the last of a tile's SPLIT_K programs to finish (a counter per tile in cnt_ptr, left at
+    zero for the next call) adds them up in a fixed order and stores the SwiGLU output into h_ptr [M, N], so that
+    the down kernel reads h as when SPLIT_K is 1. (h_ptr and cnt_ptr are not read otherwise.) Splitting K gives
+    the GPU more, shorter programs to spread over its SMs than the N / BLOCK_N tiles alone.
     GDC (Hopper, programmatic dependent launch): the down kernel's programs may launch at once and wait on the GPU
     for this grid's writes, instead of being launched after its last tile.
     PACKED: wg_ptr is prepare()'s tile-major copy of both weights (_tile_major: [N/BLOCK_N, K/BLOCK_K, 2, BLOCK_N,
@@ -170,6 +175,19 @@ def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, M, N, K,
         part = out_ptr + (pid_k * 2 * M + offs_m[:, None]) * N + offs_n[None, :]
         tl.store(part, acc_g, mask=mask)
         tl.store(part + M * N, acc_u, mask=mask)
+        if LAST:
+            tile = pid_m * tl.num_programs(1) + pid_n
+            tl.debug_barrier()  # every thread's partials stored before the counter moves
+            if tl.atomic_add(cnt_ptr + tile, 1, sem="acq_rel", scope="gpu") == SPLIT_K - 1:
+                g = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+                u = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+                for s in tl.static_range(SPLIT_K):  # read through L2: other SMs wrote these
+                    part = out_ptr + (s * 2 * M + offs_m[:, None]) * N + offs_n[None, :]
+                    g += tl.load(part, mask=mask, other=0.0, cache_modifier=".cg")
+                    u += tl.load(part + M * N, mask=mask, other=0.0, cache_modifier=".cg")
+                h = g / (1.0 + tl.exp(-g)) * u
+                tl.store(h_ptr + offs_m[:, None] * N + offs_n[None, :], h.to(h_ptr.dtype.element_ty), mask=mask)
+                tl.store(cnt_ptr + tile, 0)
 
 @triton.jit
 def _down_stream(h_ptr, w_ptr, out_ptr, y_ptr, cnt_ptr, M, N, K, H_PARTS: tl.constexpr,
@@ -285,10 +303,11 @@ class _StreamingMLP(Model):
     _prepared = False
 
     def prepare(self):
-        """The weights as the kernels read them, taken once after the state dict is loaded (untimed)."""
-        self._wg = self.gate_proj.weight.contiguous()
-        self._wu = self.up_proj.weight.contiguous()
-        self._wd = self.down_proj.weight.contiguous()
+        """The weights as the kernels read them, taken once after the state dict is loaded (untimed): plain tensors
+        (not Parameters, which nn.Module would register), so that the state dict stays the reference's."""
+        self._wg = self.gate_proj.weight.detach().contiguous()
+        self._wu = self.up_proj.weight.detach().contiguous()
+        self._wd = self.down_proj.weight.detach().contiguous()
         # [gate; up] as one [2N, K] matrix for the large path's one cuBLAS GEMM: made at its first
         # call (a decode-only caller never pays its memory), once, like the rest of prepare()
         self._wgu = None
@@ -306,7 +325,7 @@ class _StreamingMLP(Model):
         # the down kernel's tile counters (LAST: the last program of a tile sums it); its last program zeroes them
         self._tile_counts = torch.zeros(4096, device=self._wd.device, dtype=torch.int32)
         self._graphs = {} if SMALL_GRAPH and self._wd.is_cuda else None  # M -> (x, y, graph), or None: failed
-        self._buffers = {}  # the small paths' intermediates (see _buffer): calls on one stream at a time
+        self._scratch = {}  # the small paths' intermediates (_buffer; not nn.Module's _buffers): one stream at a time
         self._bound = {}  # (path, M, dtype) -> a bound Triton launch (see _launch)
         self._prepared = True
 
@@ -329,16 +348,19 @@ class _StreamingMLP(Model):
 
     def _small(self, a):
         """Small M: tensor-core streaming of gate and up (split over K: 1) with the SwiGLU epilogue
-        (or float32 partials that the down kernel finishes), then the split-K down."""
+        (or float32 partials that its last program of a tile, or the down kernel, finishes), then the split-K
+        down."""
         M, K = a.shape
         N = self._wg.shape[0]
-        h = self._buffer("h", (M, N), a.dtype)  # SwiGLU output
+        h = gu = self._buffer("h", (M, N), a.dtype)  # SwiGLU output
         wg, wu, packed = self._small_gu
-        _launch(self._bound, ("small gate-up", M, a.dtype), _gateup_stream, (a, wg, wu, h, M, N, K),
+        _launch(self._bound, ("small gate-up", M, a.dtype), _gateup_stream,
+                (a, wg, wu, gu, h, self._tile_counts, M, N, K),
                 lambda: ((_cdiv(M, _block_m(M, 128)), _cdiv(N, 64), 1), dict(
                     BLOCK_M=_block_m(M, 128), BLOCK_N=64, BLOCK_K=64,
                     SPLIT_K=1, USE_DOT=True, EVEN_K=K % (1 * 64) == 0,
-                    GDC=self._pdl, PACKED=packed, num_warps=8, num_stages=3)))
+                    GDC=self._pdl, PACKED=packed, LAST=False, num_warps=8,
+                    num_stages=3)))
         bm = _block_m(M, 64)
         return self._down("small", h, M, 0, bm, True, 64, 128,
                           4, 4, 3, False, self._pdl,
@@ -369,9 +391,9 @@ class _StreamingMLP(Model):
         """A scratch tensor kept per name, shape and dtype (the kernels' intermediates: every call writes all of
         it before reading it), so that a call allocates only its output."""
         key = (name, shape, dtype)
-        if key not in self._buffers:
-            self._buffers[key] = torch.empty(shape, device=self._wd.device, dtype=dtype)
-        return self._buffers[key]
+        if key not in self._scratch:
+            self._scratch[key] = torch.empty(shape, device=self._wd.device, dtype=dtype)
+        return self._scratch[key]
 
     def _large(self, a):
         """Large M, compute bound: gate-up by cublas, down by cublas."""
