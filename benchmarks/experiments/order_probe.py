@@ -15,6 +15,8 @@ Predictions, written before the first run:
    3.35-3.5 (67-70 us).
 3. The down kernel alone (split 4, tile-major) K-major >= 3.4 TB/s where N-major reads 2.9-3.0.
 If the interleaved control reads no faster, the order of the streams is not the limit either.
+   Beside them, gemv_probe.py's plain read kernel (thousands of short programs; 3.97 TB/s on 2026-11-22), to tell
+   whether that kernel or that day read faster (added after the first run).
 4. Whole candidates (the SEED's small path to M=128, both weights tile-major as the template's VARIANT) at the
    gate-up's 3 stages against the SEED's 5: inflight_probe.py timed the gate-up kernel alone 3 us faster at 3 stages
    (67.0 against 70.3 us at M=1 and 16); the whole candidate ~3 us faster at M = 1-64.
@@ -62,10 +64,22 @@ def read_order(w_ptr, out_ptr, STEPS, SHARE, STEP: tl.constexpr, U: tl.constexpr
             ok = (offs < STEPS * STEP) & (offs * 0 + i + u < SHARE)
             acc += tl.load(w_ptr + offs, mask=ok, other=0.0).to(tl.float32)
     tl.store(out_ptr + p, tl.sum(acc))
+
+
+@triton.jit
+def read_short(w_ptr, out_ptr, BLOCK: tl.constexpr, ITERS: tl.constexpr):
+    """gemv_probe.py's plain read kernel: program p sums ITERS blocks of BLOCK elements from p * BLOCK * ITERS."""
+    p = tl.program_id(0)
+    acc = tl.zeros((BLOCK,), dtype=tl.float32)
+    base = p * BLOCK * ITERS
+    for i in range(ITERS):
+        acc += tl.load(w_ptr + base + i * BLOCK + tl.arange(0, BLOCK)).to(tl.float32)
+    tl.store(out_ptr + p, tl.sum(acc))
 '''
 N_MAJOR = "(pid_n * (K // BLOCK_K) + k0 // BLOCK_K)"
 K_MAJOR = "(k0 // BLOCK_K * (N // BLOCK_N) + pid_n)"
 GRIDS, UNROLL = [132, 264, 528], [1, 2]
+SHORT = [(1024, 16, 4), (2048, 8, 8), (4096, 8, 8), (1024, 64, 4)]  # gemv_probe's: BLOCK, ITERS, warps
 GATEUP = [(64, 64, 8, 3), (64, 64, 8, 5)]  # BLOCK_N, BLOCK_K, warps, stages: the SEED's tiles
 DOWN = {"bm": 64, "bn": 64, "bk": 128, "split": 4, "warps": 4, "stages": 3}  # the SEED's
 WHOLE = {"tile-major s5": gated_mlp.VARIANTS[0], "tile-major s3": {**gated_mlp.VARIANTS[0], "small_stages": 3}}
@@ -98,6 +112,12 @@ def control_rows(R, flat: torch.Tensor, rounds: int) -> list[dict]:
                                               INTERLEAVED=inter, num_warps=8)
                     return out
                 runs[f"read only, {programs} programs, U={u}, {'interleaved' if inter else 'contiguous'}"] = run
+    for block, iters, warps in SHORT:  # thousands of short programs, as in the probe that read 3.97 TB/s
+        def short(block=block, iters=iters, warps=warps):
+            out = torch.empty(flat.numel() // (block * iters), device="cuda", dtype=torch.float32)
+            R.read_short[(out.numel(),)](flat, out, BLOCK=block, ITERS=iters, num_warps=warps)
+            return out
+        runs[f"read only, {flat.numel() // (block * iters)} short programs {block}x{iters} w{warps}"] = short
     total = flat.double().sum().reshape(1)
     return kernel_rates(0, runs, dict.fromkeys(runs, total), dict.fromkeys(runs, 2 * I * H * 2), rounds, tol=1e-3,
                         finish=lambda out: out.sum().reshape(1))
