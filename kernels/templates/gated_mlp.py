@@ -125,8 +125,8 @@ SEED = {"fma_max_m": 0, "small_max_m": 64,
         "large_block_k": 64, "large_group_m": 8, "large_warps": 8, "large_stages": 3}
 
 # Proposed right after the SEED (the coder's "seed variant"): both of the small path's weights tile-major, and the
-# gate-up kernel at 3 stages, 3-5 us faster at M=1-128 side by side on an H200 for a second copy of those weights
-# (layout_probe.py, order_probe.py; docs/PERF_NOTES.md); the SEED itself keeps nn.Linear's layout and its memory.
+# gate-up kernel at 3 stages: 2-7 us faster at M=1-128 than at 5 stages, side by side on an H200, for a second copy
+# of those weights (layout_probe.py, order_probe.py; docs/PERF_NOTES.md); the SEED keeps nn.Linear's layout.
 VARIANTS = [{"small_packed": 1, "small_down_packed": 1, "small_stages": 3}]
 
 _PROJ = ("gate_proj.weight", "up_proj.weight", "down_proj.weight")
