@@ -72,8 +72,7 @@ for s in $stages; do
               stage "harvest-$p" agentopt harvest "$(ls -td runs/*"$p"* | head -1)"
             done
             stage bench agentopt library bench --device cuda ;;
-    *) echo "unknown stage $s (tests eval tune ffn run contention probe fused layout balance inflight order bench refresh search)"
-       exit 2 ;;
+    *) echo "unknown stage $s (the stages are listed at the top of benchmarks/gpu_check.sh)"; exit 2 ;;
   esac
 done
 [ -n "${OUT:-}" ] && tar czf "$OUT/gpu_check.tgz" -C "$LOGDIR" . -C "$PWD" benchmarks/results kernels/library \

@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stream_probe import H, I, Weights, block_m  # noqa: E402
+from stream_probe import H, I, Weights, block_m, sm_count  # noqa: E402
 from template_ab import per_m, print_table, probe_args, probe_setup  # noqa: E402
 from layout_probe import down_fns, partials_summed  # noqa: E402
 from common import kernel_rates, print_rates, write_result  # noqa: E402
@@ -55,7 +55,6 @@ def read_share(w_ptr, out_ptr, STEPS, SHARE, STEP: tl.constexpr):
     tl.store(out_ptr + p, tl.sum(acc))
 '''
 BN, BK, WARPS, STAGES = 64, 64, 8, 5  # the SEED's gate-up tiles
-SMS = 132  # the H200's
 SPLITS = [1, 2, 4, 8]
 PERSISTENT = [132, 264, 528]
 # the down kernel at the SEED's tiles, K split 2-16 ways: 128-1024 programs, all balanced to 0.97 on 132 SMs, of
@@ -85,9 +84,10 @@ def control_rows(R, tiles: torch.Tensor, rounds: int) -> list[dict]:
     total = tiles.double().sum().reshape(1)
     rows = kernel_rates(0, runs, dict.fromkeys(runs, total), dict.fromkeys(runs, 2 * I * H * 2), rounds, tol=1e-3,
                         finish=lambda out: out.sum().reshape(1))
-    for r in rows:  # P programs and the prediction's balance factor on the H200's SMs
+    sms = sm_count()
+    for r in rows:  # P programs and the prediction's balance factor on the GPU's SMs
         programs = grids[r["variant"]][0]
-        r["programs"], r["balance"] = programs, programs / (SMS * -(-programs // SMS))
+        r["programs"], r["balance"] = programs, programs / (sms * -(-programs // sms))
     return rows
 
 

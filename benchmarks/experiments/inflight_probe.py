@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stream_probe import H, I, SMEM, Weights, block_m  # noqa: E402
+from stream_probe import H, I, SMEM, Weights, block_m, sm_count  # noqa: E402
 from template_ab import probe_setup  # noqa: E402
 from layout_probe import down_fns, packed_gateup, partials_summed  # noqa: E402
 from common import kernel_rates, print_rates, write_result  # noqa: E402
@@ -54,7 +54,6 @@ def read_unrolled(w_ptr, out_ptr, STEPS, SHARE, STEP: tl.constexpr, U: tl.conste
             acc += tl.load(w_ptr + offs, mask=offs < end * STEP, other=0.0).to(tl.float32)
     tl.store(out_ptr + p, tl.sum(acc))
 '''
-SMS = 132  # the H200's
 TILE = (64, 64)  # the SEED's gate-up tiles (BLOCK_N, BLOCK_K): a step of gate and up is 16 KB
 GRIDS = [132, 264, 528, 1056]
 UNROLL = [1, 2, 4, 8]
@@ -83,7 +82,7 @@ def control_rows(R, flat: torch.Tensor, rounds: int) -> list[dict]:
                         finish=lambda out: out.sum().reshape(1))
     for r in rows:
         programs, u = shape[r["variant"]]
-        r["inflight_kb_per_sm"] = programs / SMS * u * step * 2 / 1024
+        r["inflight_kb_per_sm"] = programs / sm_count() * u * step * 2 / 1024
     return rows
 
 
@@ -98,7 +97,7 @@ def gateup_rows(T, tile_major, w: Weights, M: int, rounds: int) -> list[dict]:
         for stages in stages_list:
             if stages * stage > SMEM:
                 continue
-            per_sm = min(SMEM // (stages * stage), -(-(I // bn) // SMS))  # resident programs an SM, at most
+            per_sm = min(SMEM // (stages * stage), -(-(I // bn) // sm_count()))  # resident programs an SM, at most
             name = f"gate-up tiles bn{bn} bk{bk} w{warps} s{stages}"
             fns[name] = packed_gateup(T, x, tiles, counts, bm, bn, bk, warps, stages)
             inflight[name] = per_sm * (stages - 1) * 2 * bn * bk * 2 / 1024

@@ -46,6 +46,11 @@ def template_kernels():
                        + KS.STREAM_DOWN, "template_kernels")
 
 
+def sm_count() -> int:
+    """The GPU's streaming multiprocessors (132 on an H100 SXM or H200)."""
+    return torch.cuda.get_device_properties(0).multi_processor_count
+
+
 def block_m(M, cap):
     return max(16, min(triton.next_power_of_2(M), cap))
 
