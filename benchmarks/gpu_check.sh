@@ -5,7 +5,7 @@
 #   bash benchmarks/gpu_check.sh            # setup + GPU tests + evaluator benchmark + ffn/rmsnorm benchmarks
 #   bash benchmarks/gpu_check.sh tests      # only some stages (setup is implied);
 #                                           # stages: tests eval tune ffn run contention probe fused layout balance
-#                                           #         inflight order bench refresh search
+#                                           #         inflight order mid inductor evict tiny bench refresh search
 #   GPU_TESTS="tests/test_a.py tests/test_b.py" bash benchmarks/gpu_check.sh tests   # a subset of the GPU tests
 #   TEMPLATE_GROUPS=small_fused,small_launch ... tests   # tests/test_templates_gpu.py over those groups only
 #   bash benchmarks/gpu_check.sh refresh bench   # the library's template kernels rendered again, then timed
@@ -16,6 +16,10 @@
 #   BALANCE_ARGS="--kernels-only" bash benchmarks/gpu_check.sh balance   # benchmarks/experiments/balance_probe.py
 #   INFLIGHT_ARGS="--ms 1" bash benchmarks/gpu_check.sh inflight   # benchmarks/experiments/inflight_probe.py
 #   ORDER_ARGS="--kernels-only" bash benchmarks/gpu_check.sh order   # benchmarks/experiments/order_probe.py
+#   MID_ARGS="--ms 128" bash benchmarks/gpu_check.sh mid   # benchmarks/experiments/mid_probe.py
+#   INDUCTOR_ARGS="--ms 1" bash benchmarks/gpu_check.sh inductor   # benchmarks/experiments/inductor_probe.py
+#   EVICT_ARGS="--ms 1,16" bash benchmarks/gpu_check.sh evict   # benchmarks/experiments/evict_probe.py
+#   TINY_ARGS="--ms 1" bash benchmarks/gpu_check.sh tiny   # benchmarks/experiments/tiny_probe.py
 #   RUN_ARGS="--jit-inside-lock --tag jit-inside" bash benchmarks/gpu_check.sh run   # options of run_speed.py
 #   SEARCH="llama3-8b-ffn:6 llama3-8b-rmsnorm:1.5" bash benchmarks/gpu_check.sh search   # agentopt run (minutes
 #        each) with the template coder, then agentopt harvest into kernels/library and agentopt library bench;
@@ -63,6 +67,10 @@ for s in $stages; do
     balance) stage balance python3 benchmarks/experiments/balance_probe.py ${BALANCE_ARGS:-} ;;
     inflight) stage inflight python3 benchmarks/experiments/inflight_probe.py ${INFLIGHT_ARGS:-} ;;
     order) stage order python3 benchmarks/experiments/order_probe.py ${ORDER_ARGS:-} ;;
+    mid) stage mid python3 benchmarks/experiments/mid_probe.py ${MID_ARGS:-} ;;
+    inductor) stage inductor python3 benchmarks/experiments/inductor_probe.py ${INDUCTOR_ARGS:-} ;;
+    evict) stage evict python3 benchmarks/experiments/evict_probe.py ${EVICT_ARGS:-} ;;
+    tiny) stage tiny python3 benchmarks/experiments/tiny_probe.py ${TINY_ARGS:-} ;;
     bench) stage bench agentopt library bench --device cuda ;;
     refresh) stage refresh agentopt library refresh --device cuda ;;
     search) for item in ${SEARCH:-llama3-8b-ffn:6}; do

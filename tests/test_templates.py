@@ -159,7 +159,8 @@ def _interpreter_cases(problems) -> list[dict]:
                 chosen.append(params)
         shapes = list(problem.cpu_shapes)
         if name == "gated_mlp":
-            chosen.append({**t.SEED, "fma_max_m": 4, "fma_gu_split": 2, "large_gateup": "cublas",
+            # the one-token GEMV, its blocks larger than HIDDEN 64 (masked)
+            chosen.append({**t.SEED, "fma_max_m": 1, "fma_block_n": 8, "fma_block_k": 2048, "large_gateup": "cublas",
                            "large_down": "triton"})
             # the down kernel's last program of each tile summing the split-K partials (a counter per tile)
             chosen.append({**t.SEED, "small_down_reduce": "last", "small_down_split": 2})
@@ -274,7 +275,7 @@ def test_bound_launches_repeat_their_first_calls_arguments(tmp_problems):
         return tuple((tuple(a.shape), a.dtype) if isinstance(a, torch.Tensor) else a for a in args)
 
     t, problem = TEMPLATES["gated_mlp"], tmp_problems["llama3-8b-ffn"]
-    params = {**t.SEED, "fma_max_m": 4, "small_packed": 1, "small_down_packed": 1}
+    params = {**t.SEED, "fma_max_m": 1, "small_packed": 1, "small_down_packed": 1}
     cand = load_source(t.render(params, problem), "agentopt_candidate_bound")
     binds, runs = [], []
 
@@ -289,14 +290,15 @@ def test_bound_launches_repeat_their_first_calls_arguments(tmp_problems):
     model.prepare()
     per_m = {}
     with torch.no_grad():
-        for m in (2, 16, 64, 300, 16):  # the tiny path, the small one at two M, the large one, then M=16 again
+        for m in (1, 16, 64, 300, 16):  # the one-token path, the small one at two M, the large one, then M=16 again
             before = len(binds)
             for _ in range(3):
                 model(torch.randn(m, 64))
             per_m.setdefault(m, []).append(len(binds) - before)
-    assert per_m == {2: [3], 16: [3, 0], 64: [3], 300: [1]}  # gate-up, down, split-K sum; SwiGLU; nothing new
-    assert [b[0] for b in binds] == ["_gateup_stream", "_down_stream", "_splitk_sum"] * 3 + ["_swiglu"]
-    assert len(runs) == 3 * 2 * 3 + 2 * 1 + 3 * 3  # every later call, all through runners
+    assert per_m == {1: [2], 16: [3, 0], 64: [3], 300: [1]}  # two GEMVs; gate-up, down, split-K sum; SwiGLU
+    assert [b[0] for b in binds] == (["_gemv_gateup", "_gemv_down"] + ["_gateup_stream", "_down_stream", "_splitk_sum"]
+                                     * 2 + ["_swiglu"])
+    assert len(runs) == 2 * 2 + 3 * 2 * 2 + 2 * 1 + 3 * 3  # every later call, all through runners
     for first, again in runs:
         assert again == first[2], f"{first[0]} bound with {first[2]}, called with {again}"
     # the RMSNorm template launches its one kernel the same way
@@ -407,7 +409,7 @@ def test_coder_says_so_for_an_unmatched_problem_and_offers_torch_compile(tmp_pro
 def test_features_are_numbers_that_tell_points_apart():
     coder = TemplateCoder()
     t = TEMPLATES["gated_mlp"]
-    a = coder.features("gated_mlp", t.SEED, {"M": 1})
+    a = coder.features("gated_mlp", t.SEED, {"M": 16})
     b = coder.features("gated_mlp", {**t.SEED, "large_gateup": "cublas"}, {"M": 4096})
     assert all(isinstance(v, float) for v in {**a, **b}.values())
     assert a != b and a["M<=small_max_m"] == 1.0 and b["M<=small_max_m"] == 0.0 and a["M<=fma_max_m"] == 0.0

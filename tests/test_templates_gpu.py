@@ -19,13 +19,13 @@ from agentopt.problems import get_problem, load_source
 pytestmark = pytest.mark.gpu
 PROBLEM = "llama3-8b-ffn"
 ALL_M = [1, 16, 64, 128, 1024, 4096]
-# the shapes that reach each group's kernels (the tiny groups are run with fma_max_m = 4; gemv: M=16 is cuBLAS's)
+# the shapes that reach each group's kernels (the tiny groups are run with fma_max_m = 1; gemv: M=16 is cuBLAS's)
 SHAPES_OF_GROUP = {"dispatch": ALL_M, "tiny_gateup": [1], "tiny_down": [1], "small_gateup": [1, 16, 64, 128],
                    "small_down": [1, 16, 64, 128], "small_launch": [1, 16, 64, 128], "small_fused": [1, 16, 64, 128],
                    "large": [1024, 4096],
                    "gemv": [1, 4, 16]}
-# groups whose kernels the SEED does not reach: the tiny path from M <= 4, the fused kernel switched on
-BASE_OF_GROUP = {"tiny_gateup": {"fma_max_m": 4}, "tiny_down": {"fma_max_m": 4},
+# groups whose kernels the SEED does not reach: the one-token path, the fused kernel switched on
+BASE_OF_GROUP = {"tiny_gateup": {"fma_max_m": 1}, "tiny_down": {"fma_max_m": 1},
                  "small_fused": {"small_fused": 1}}
 PACKED_OF_GROUP = {"small_gateup": "small_packed", "small_down": "small_down_packed"}
 # TEMPLATE_GROUPS=small_fused,small_launch: only those groups (a short GPU call after changing one kernel)

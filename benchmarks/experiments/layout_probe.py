@@ -130,15 +130,16 @@ def partials_summed(out):
     return out if out.dim() == 2 else out.sum(0)
 
 
-def packed_gateup(T, x, tiles, counts, bm: int, bn: int, bk: int, warps: int, stages: int):
-    """The template's gate-up kernel alone over tile-major tiles, split 1: a callable that returns h."""
+def packed_gateup(T, x, tiles, counts, bm: int, bn: int, bk: int, warps: int, stages: int, **extra):
+    """The template's gate-up kernel alone over tile-major tiles, split 1, M in blocks of bm (`extra`: more of the
+    kernel's arguments): a callable that returns h."""
     M = x.shape[0]
 
     def gateup():
         h = torch.empty((M, I), device="cuda", dtype=torch.bfloat16)
-        T._gateup_stream[(1, I // bn, 1)](
+        T._gateup_stream[(triton.cdiv(M, bm), I // bn, 1)](
             x, tiles, tiles, h, h, counts, M, I, H, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, SPLIT_K=1, USE_DOT=True,
-            EVEN_K=True, GDC=False, PACKED=True, LAST=False, num_warps=warps, num_stages=stages)
+            EVEN_K=True, GDC=False, PACKED=True, LAST=False, num_warps=warps, num_stages=stages, **extra)
         return h
     return gateup
 

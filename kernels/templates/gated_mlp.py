@@ -1,7 +1,7 @@
 """Template: a gated MLP (Llama's FFN), down(silu(gate(x)) * up(x)), with three paths chosen by the token count M:
 
-- tiny M (M <= fma_max_m): CUDA-core GEMV. Gate and up are read in one pass over x, SwiGLU in the epilogue (or
-  split over K, the SwiGLU then done by the down kernel as it loads); the down GEMV split over K.
+- one token (M <= fma_max_m, 0 or 1): CUDA-core GEMV. Gate and up rows read whole in one pass over x, SwiGLU in the
+  epilogue, then the down GEMV; each lane sums its products once, after its loop.
 - small M (M <= small_max_m): the same weight streaming on tensor cores (tl.dot, BLOCK_M >= 16): weights are
   read once whatever M is, so the time is the weights over the memory bandwidth.
 - large M: compute bound. Gate and up as one GEMM with SwiGLU in its epilogue (Triton, two accumulators), or
@@ -29,19 +29,19 @@ PATTERN = "gated-mlp"
 DEVICES = ("cuda", "cpu")
 SPACE: dict[str, list] = {
     # dispatch by M (thresholds are parameters too)
-    "fma_max_m": [0, 1, 4],
+    "fma_max_m": [0, 1],
     "small_max_m": [0, 16, 64, 128, 256],  # 0: cuBLAS (the large path) from fma_max_m up
-    # tiny M: CUDA-core GEMV, gate-up then down
-    "fma_block_n": [16, 32, 64],
-    "fma_block_k": [256, 512],
-    "fma_gu_split": [1, 2, 4],
+    # one token: CUDA-core GEMV, gate-up then down: block_n whole rows of the weights a program, block_k a step
+    "fma_block_n": [1, 2, 4, 8],
+    "fma_block_k": [512, 1024, 2048],
     "fma_warps": [4, 8],
-    "fma_stages": [1, 2],
-    "fma_down_block_n": [16, 32, 64],
-    "fma_down_block_k": [256, 512],
-    "fma_down_split": [4, 8, 16],
+    "fma_stages": [1, 2, 3],
+    "fma_down_block_n": [1, 2, 4, 8],
+    "fma_down_block_k": [512, 1024, 2048],
     "fma_down_warps": [4, 8],
-    "fma_down_stages": [1, 2],
+    "fma_down_stages": [1, 2, 3],
+    # the L2 eviction policy of both tiny kernels' weight loads ("evict_first": streamed through L2, out first)
+    "fma_evict": ["", "evict_first"],
     # small M: tensor-core weight streaming; BLOCK_M = next power of 2 of M, at least 16, at most *_block_m
     "small_block_m": [32, 64, 128],
     "small_block_n": [32, 64, 128],
@@ -86,7 +86,7 @@ SPACE: dict[str, list] = {
     "large_warps": [4, 8],
     "large_stages": [3, 4],
 }
-STRUCTURAL = ("fma_max_m", "small_max_m", "fma_gu_split", "small_gu_split", "small_gu_reduce", "small_down_reduce",
+STRUCTURAL = ("fma_max_m", "small_max_m", "small_gu_split", "small_gu_reduce", "small_down_reduce",
               "small_fused", "small_packed", "small_down_packed", "large_gateup", "large_down")
 
 
@@ -105,15 +105,17 @@ GROUPS = {"dispatch": ["fma_max_m", "small_max_m"], "tiny_gateup": _group("fma_"
           "small_fused": [k for k in SPACE if k.startswith("fused_")],
           "large": _group("large_")}
 # The fastest point of a tuning run on an H200 (benchmarks/tune_templates.py, docs/PERF_NOTES.md); the coder
-# proposes it first. Tensor cores even at M=1 (BLOCK_M 16): gate-up tiles 64x64 (BLOCK_M 128 so that M=128 reads
-# the weights once) at 5 stages, down tiles 64x128 split 4; from M=128 on cuBLAS over [gate; up] beat Triton's
-# streaming (117 us against 131 at M=128) and the fused Triton GEMM (527 against 560 us at M=1024). Programmatic
-# dependent launch between the small path's kernels saved 1.2-3 us at M=1-128 (benchmarks/experiments/
-# stream_probe.py); the last-program sum gained at M=1-16 and lost at 64-128, so the search decides.
-SEED = {"fma_max_m": 0, "small_max_m": 64,
-        "fma_block_n": 32, "fma_block_k": 256, "fma_gu_split": 1, "fma_warps": 4, "fma_stages": 2,
-        "fma_down_block_n": 32, "fma_down_block_k": 256, "fma_down_split": 8, "fma_down_warps": 4,
-        "fma_down_stages": 2,
+# proposes it first. One token on CUDA cores: two GEMVs, one row of the weights a program, 2.5 us faster than the
+# tensor cores at M=1 (benchmarks/experiments/tiny_probe.py). Tensor cores from M=2 (BLOCK_M 16): gate-up tiles
+# 64x64 (BLOCK_M 128 so that M=128 reads the weights once) at 5 stages, down tiles 64x128 split 4; from M=128 on
+# cuBLAS over [gate; up] beat Triton's streaming (117 us against 131 at M=128) and the fused Triton GEMM (527
+# against 560 us at M=1024). Programmatic dependent launch between the small path's kernels saved 1.2-3 us at
+# M=1-128 (benchmarks/experiments/stream_probe.py); the last-program sum gained at M=1-16 and lost at 64-128, so
+# the search decides.
+SEED = {"fma_max_m": 1, "small_max_m": 64,
+        "fma_block_n": 1, "fma_block_k": 2048, "fma_warps": 8, "fma_stages": 3,
+        "fma_down_block_n": 1, "fma_down_block_k": 1024, "fma_down_warps": 8, "fma_down_stages": 3,
+        "fma_evict": "evict_first",
         "small_block_m": 128, "small_block_n": 64, "small_block_k": 64, "small_gu_split": 1,
         "small_gu_reduce": "down", "small_warps": 8, "small_stages": 5, "small_packed": 0,
         "small_down_block_m": 64, "small_down_block_n": 64, "small_down_block_k": 128, "small_down_split": 4,
@@ -188,6 +190,8 @@ def body(params: dict[str, Any], problem, class_name: str = "ModelNew") -> str:
     p = params
     pre = _prefix(problem)
     kernels = [BIND, K.HELPERS, K.STREAM_GATEUP, K.STREAM_DOWN]
+    if p["fma_max_m"]:
+        kernels.append(K.GEMV)
     if p["small_packed"] or p["small_down_packed"]:
         kernels.append(K.TILE_MAJOR)
     if p["large_gateup"] == "triton":
@@ -198,9 +202,7 @@ def body(params: dict[str, Any], problem, class_name: str = "ModelNew") -> str:
         kernels.append(gemm_kernel("none"))
     dispatch = ("        if M <= FMA_MAX_M:\n            y = self._tiny(a)\n        elif M <= SMALL_MAX_M:\n"
                 if p["fma_max_m"] else "        if M <= SMALL_MAX_M:\n")
-    split = p["fma_gu_split"]
-    h_alloc = M.h_alloc(split)
-    methods = [M.TINY.format(**p, h_alloc=h_alloc, h_parts=0 if split == 1 else split)] if p["fma_max_m"] else []
+    methods = [M.TINY.format(**p)] if p["fma_max_m"] else []
     s_split = p["small_gu_split"]
     gu_last = s_split > 1 and p["small_gu_reduce"] == "last"
     methods += [M.SMALL.format(**p, h_alloc=M.h_alloc(s_split, gu_last),

@@ -23,7 +23,7 @@ STREAM_GATEUP = '''
 def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, h_ptr, cnt_ptr, M, N, K,
                    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                    SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr, GDC: tl.constexpr,
-                   PACKED: tl.constexpr = False, LAST: tl.constexpr = False):
+                   PACKED: tl.constexpr = False, LAST: tl.constexpr = False, W_EVICT: tl.constexpr = ""):
     """Small M, weight streaming: one program reads a BLOCK_N x BLOCK_K tile of W_gate and of W_up per step
     (nn.Linear's [out, in] layout: K is contiguous) for all BLOCK_M tokens at once, so weights are read once.
     USE_DOT: tensor cores (BLOCK_M >= 16); else a CUDA-core multiply and sum over K (a GEMV).
@@ -38,7 +38,8 @@ def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, h_ptr, cnt_ptr, M, N, K,
     PACKED: wg_ptr is prepare()'s tile-major copy of both weights (_tile_major: [N/BLOCK_N, K/BLOCK_K, 2, BLOCK_N,
     BLOCK_K], gate then up; the blocks divide N and K), so a step reads one contiguous run of 2 x BLOCK_N x BLOCK_K
     elements and a program its whole stream in order, where nn.Linear's layout gives BLOCK_K-long pieces of
-    2 x BLOCK_N rows 2 x K elements apart."""
+    2 x BLOCK_N rows 2 x K elements apart.
+    W_EVICT: the L2 eviction policy of the weights' loads ("": the default; "evict_first": read once, out first)."""
     if GDC:
         tl.extra.cuda.gdc_launch_dependents()
     pid_m = tl.program_id(0)  # fastest axis: programs sharing a weight tile run side by side (L2 hits)
@@ -64,11 +65,13 @@ def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, h_ptr, cnt_ptr, M, N, K,
         if PACKED:
             tile = wg_ptr + (pid_n * (K // BLOCK_K) + k0 // BLOCK_K) * (2 * BLOCK_N * BLOCK_K)
             in_tile = tl.arange(0, BLOCK_N)[:, None] * BLOCK_K + tl.arange(0, BLOCK_K)[None, :]
-            wg = tl.load(tile + in_tile)
-            wu = tl.load(tile + BLOCK_N * BLOCK_K + in_tile)
+            wg = tl.load(tile + in_tile, eviction_policy=W_EVICT)
+            wu = tl.load(tile + BLOCK_N * BLOCK_K + in_tile, eviction_policy=W_EVICT)
         else:
-            wg = tl.load(wg_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
-            wu = tl.load(wu_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
+            wg = tl.load(wg_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0,
+                         eviction_policy=W_EVICT)
+            wu = tl.load(wu_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0,
+                         eviction_policy=W_EVICT)
         if USE_DOT:
             acc_g += tl.dot(x, tl.trans(wg))
             acc_u += tl.dot(x, tl.trans(wu))
@@ -99,12 +102,70 @@ def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, h_ptr, cnt_ptr, M, N, K,
                 tl.store(cnt_ptr + tile, 0)
 '''
 
+GEMV = '''
+@triton.jit
+def _gemv_gateup(x_ptr, wg_ptr, wu_ptr, h_ptr, N, K, ROWS: tl.constexpr, BLOCK_K: tl.constexpr, EVEN: tl.constexpr,
+                 W_EVICT: tl.constexpr, GDC: tl.constexpr):
+    """One token (decode), on CUDA cores: h = silu(x Wg^T) * (x Wu^T). A program reads ROWS whole rows of W_gate
+    and of W_up (runs of K contiguous elements), BLOCK_K a step; each lane keeps its float32 products, summed over
+    K once after the loop, not a reduction across the warps every step. W_EVICT: the weights' L2 eviction policy
+    ("evict_first": read once, out first); x is kept ("evict_last"). EVEN: ROWS divides N and BLOCK_K divides K
+    (no masks). GDC: the down kernel may launch at once (programmatic dependent launch)."""
+    if GDC:
+        tl.extra.cuda.gdc_launch_dependents()
+    rows = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
+    acc_g = tl.zeros((ROWS, BLOCK_K), dtype=tl.float32)
+    acc_u = tl.zeros((ROWS, BLOCK_K), dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        ks = k0 + tl.arange(0, BLOCK_K)
+        off = rows[:, None] * K + ks[None, :]
+        if EVEN:
+            x = tl.load(x_ptr + ks, eviction_policy="evict_last")
+            wg = tl.load(wg_ptr + off, eviction_policy=W_EVICT)
+            wu = tl.load(wu_ptr + off, eviction_policy=W_EVICT)
+        else:
+            mask = (rows[:, None] < N) & (ks[None, :] < K)
+            x = tl.load(x_ptr + ks, mask=ks < K, other=0.0, eviction_policy="evict_last")
+            wg = tl.load(wg_ptr + off, mask=mask, other=0.0, eviction_policy=W_EVICT)
+            wu = tl.load(wu_ptr + off, mask=mask, other=0.0, eviction_policy=W_EVICT)
+        xf = x.to(tl.float32)[None, :]
+        acc_g += xf * wg.to(tl.float32)
+        acc_u += xf * wu.to(tl.float32)
+    g = tl.sum(acc_g, axis=1)
+    u = tl.sum(acc_u, axis=1)
+    tl.store(h_ptr + rows, (g / (1.0 + tl.exp(-g)) * u).to(h_ptr.dtype.element_ty), mask=rows < N)
+
+
+@triton.jit
+def _gemv_down(h_ptr, w_ptr, y_ptr, N, K, ROWS: tl.constexpr, BLOCK_K: tl.constexpr, EVEN: tl.constexpr,
+               W_EVICT: tl.constexpr, GDC: tl.constexpr):
+    """One token, y = h W_down^T, as _gemv_gateup (N outputs, K = the intermediate size). GDC: launched early,
+    waits on the GPU for the gate-up kernel's h."""
+    if GDC:
+        tl.extra.cuda.gdc_wait()
+    rows = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
+    acc = tl.zeros((ROWS, BLOCK_K), dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        ks = k0 + tl.arange(0, BLOCK_K)
+        off = rows[:, None] * K + ks[None, :]
+        if EVEN:
+            h = tl.load(h_ptr + ks, eviction_policy="evict_last")
+            w = tl.load(w_ptr + off, eviction_policy=W_EVICT)
+        else:
+            h = tl.load(h_ptr + ks, mask=ks < K, other=0.0, eviction_policy="evict_last")
+            w = tl.load(w_ptr + off, mask=(rows[:, None] < N) & (ks[None, :] < K), other=0.0,
+                        eviction_policy=W_EVICT)
+        acc += h.to(tl.float32)[None, :] * w.to(tl.float32)
+    tl.store(y_ptr + rows, tl.sum(acc, axis=1).to(y_ptr.dtype.element_ty), mask=rows < N)
+
+'''
+
 STREAM_DOWN = '''
 @triton.jit
 def _down_stream(h_ptr, w_ptr, out_ptr, y_ptr, cnt_ptr, M, N, K, H_PARTS: tl.constexpr,
                  BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                  SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr, LAST: tl.constexpr,
-                 GDC: tl.constexpr, PACKED: tl.constexpr = False):
+                 GDC: tl.constexpr, PACKED: tl.constexpr = False, W_EVICT: tl.constexpr = ""):
     """Small M, the down projection y = h W_down^T, split over K (K = 14336 for Llama-3-8B) so that every SM
     streams weights. H_PARTS == 0: h is the SwiGLU output [M, K]. H_PARTS > 0: h is the gate-up kernel's float32
     partial sums [H_PARTS, 2, M, K], summed and put through SwiGLU here as they are loaded.
@@ -113,7 +174,7 @@ def _down_stream(h_ptr, w_ptr, out_ptr, y_ptr, cnt_ptr, M, N, K, H_PARTS: tl.con
     for the next call) adds up in a fixed order and stores into y: no third kernel.
     GDC: launched early by programmatic dependent launch; waits on the GPU for the gate-up grid's h.
     PACKED: w_ptr is prepare()'s tile-major copy of W_down ([N/BLOCK_N, K/BLOCK_K, BLOCK_N, BLOCK_K]; the blocks
-    divide N and K): each step's tile is one contiguous run."""
+    divide N and K): each step's tile is one contiguous run. W_EVICT: as _gateup_stream's."""
     if GDC:
         tl.extra.cuda.gdc_wait()
         tl.extra.cuda.gdc_launch_dependents()
@@ -147,9 +208,11 @@ def _down_stream(h_ptr, w_ptr, out_ptr, y_ptr, cnt_ptr, M, N, K, H_PARTS: tl.con
             h = (g / (1.0 + tl.exp(-g)) * u).to(w_ptr.dtype.element_ty)
         if PACKED:
             tile = w_ptr + (pid_n * (K // BLOCK_K) + k0 // BLOCK_K) * (BLOCK_N * BLOCK_K)
-            w = tl.load(tile + tl.arange(0, BLOCK_N)[:, None] * BLOCK_K + tl.arange(0, BLOCK_K)[None, :])
+            w = tl.load(tile + tl.arange(0, BLOCK_N)[:, None] * BLOCK_K + tl.arange(0, BLOCK_K)[None, :],
+                        eviction_policy=W_EVICT)
         else:
-            w = tl.load(w_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
+            w = tl.load(w_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0,
+                        eviction_policy=W_EVICT)
         if USE_DOT:
             acc += tl.dot(h, tl.trans(w))
         else:

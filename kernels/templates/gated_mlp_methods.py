@@ -20,19 +20,22 @@ def h_alloc(split: int, last: bool = False) -> str:
 
 TINY = '''
     def _tiny(self, a):
-        """Tiny M: gate and up GEMV in one pass over x (split over K: {fma_gu_split}), then the down GEMV."""
+        """One token (decode): the gate-up GEMV ({fma_block_n} rows of each a program, SwiGLU in its epilogue), then
+        the down GEMV ({fma_down_block_n} rows a program), on CUDA cores; weights loaded "{fma_evict}"."""
         M, K = a.shape
         N = self._wg.shape[0]
-        bm = 1 << (M - 1).bit_length()
-        {h_alloc}
-        _launch(self._bound, ("tiny gate-up", M, a.dtype), _gateup_stream,
-                (a, self._wg, self._wu, gu, h, self._tile_counts, M, N, K),
-                lambda: ((1, _cdiv(N, {fma_block_n}), {fma_gu_split}), dict(
-                    BLOCK_M=bm, BLOCK_N={fma_block_n}, BLOCK_K={fma_block_k}, SPLIT_K={fma_gu_split}, USE_DOT=False,
-                    EVEN_K=K % ({fma_gu_split} * {fma_block_k}) == 0, GDC=False, PACKED=False, LAST=False,
-                    num_warps={fma_warps}, num_stages={fma_stages})))
-        return self._down("tiny", h, M, {h_parts}, bm, False, {fma_down_block_n}, {fma_down_block_k},
-                          {fma_down_split}, {fma_down_warps}, {fma_down_stages}, False, False, (self._wd, False))
+        h = self._buffer("h", (M, N), a.dtype)
+        y = torch.empty((M, K), device=a.device, dtype=a.dtype)
+        _launch(self._bound, ("tiny gate-up", a.dtype), _gemv_gateup, (a, self._wg, self._wu, h, N, K),
+                lambda: ((_cdiv(N, {fma_block_n}),), dict(
+                    ROWS={fma_block_n}, BLOCK_K={fma_block_k}, EVEN=N % {fma_block_n} == 0 and K % {fma_block_k} == 0,
+                    W_EVICT="{fma_evict}", GDC=self._pdl, num_warps={fma_warps}, num_stages={fma_stages})))
+        _launch(self._bound, ("tiny down", a.dtype), _gemv_down, (h, self._wd, y, K, N),
+                lambda: ((_cdiv(K, {fma_down_block_n}),), dict(
+                    ROWS={fma_down_block_n}, BLOCK_K={fma_down_block_k},
+                    EVEN=K % {fma_down_block_n} == 0 and N % {fma_down_block_k} == 0, W_EVICT="{fma_evict}",
+                    GDC=self._pdl, num_warps={fma_down_warps}, num_stages={fma_down_stages}, launch_pdl=self._pdl)))
+        return y
 '''
 
 SMALL = '''
