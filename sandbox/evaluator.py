@@ -34,7 +34,7 @@ from agentopt.problems import shape_label
 from . import checks, cpus, guard, procs, reference, roofline, timing, wire, worker
 from .compiler_info import from_ptxas_log
 from .records import (CheckResult, CompileResult, Evaluation, KernelInfo, ShapeCost, ShapeResult,  # noqa: F401
-                      TimingResult)
+                      TimingResult, geomean)
 
 
 class ReferenceFailed(RuntimeError):
@@ -166,7 +166,7 @@ class Evaluator:
                     t0 = time.monotonic()
                     procs.kill(pending.proc, pending.conn, self.config.kill_grace_s)
                     phases["stop"] = time.monotonic() - t0
-            evaluation = Evaluation(status="ok", shapes=results, score=_geomean([r.speedup for r in results]))
+            evaluation = Evaluation(status="ok", shapes=results, score=geomean([r.speedup for r in results]))
             if self.costs and self.hardware is not None and self.device == "cuda":
                 roofline.add_floors(evaluation, self.costs, self.hardware, self.dtype, self.config.roofline_slack)
         except Verdict as v:
@@ -376,8 +376,3 @@ def _add(phases: dict[str, float], msg: dict, prefix: str) -> None:
     for name, seconds in (extra.items() if isinstance(extra, dict) else ()):
         if isinstance(seconds, (int, float)):
             phases[prefix + str(name)] = phases.get(prefix + str(name), 0.0) + float(seconds)
-
-
-def _geomean(values: list[float | None]) -> float:
-    vals = [v for v in values if v]
-    return math.exp(sum(math.log(v) for v in vals) / len(vals)) if vals and len(vals) == len(values) else 0.0

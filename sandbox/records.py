@@ -1,6 +1,7 @@
 """The evaluator's records. Each stage returns one; a failed stage is a record with a reason, never an exception."""
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -68,7 +69,10 @@ class ShapeResult(BaseModel):
     p20_ms: float | None = None
     p80_ms: float | None = None
     baseline_ms: float | None = None
-    speedup: float | None = None  # baseline_ms / time_ms
+    speedup: float | None = None  # baseline_ms / time_ms; in a search, against the lower of it and steady_baseline_ms
+    # where a search found baseline_ms far above the run's median for this shape: that median, which the search
+    # scored against instead (agentopt/search/steady.py)
+    steady_baseline_ms: float | None = None
     floor_ms: float | None = None  # the roofline floor, when costs were given
     fraction_of_floor: float | None = None  # floor_ms / time_ms
     achieved_gbps: float | None = None
@@ -98,3 +102,9 @@ class Evaluation(BaseModel):
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+
+def geomean(values: list[float | None]) -> float:
+    """An evaluation's score: the geometric mean of its shapes' speedups (0 unless every shape has one)."""
+    vals = [v for v in values if v]
+    return math.exp(sum(math.log(v) for v in vals) / len(vals)) if vals and len(vals) == len(values) else 0.0

@@ -24,6 +24,7 @@ from agentopt.runs import CandidateRecord, RunStore
 
 from .cost_model import CostModel
 from .population import Member, Population, source_hash
+from .steady import SteadyBaseline
 from .stopping import StopState, may_start, stop_reason
 
 REFERENCE_CODER = "reference"
@@ -71,6 +72,7 @@ class Search:
                                llm_reason=(lambda: self.llm.budget_reason) if self.llm else None,
                                max_duplicates_in_a_row=cfg.max_duplicates_in_a_row)
         self.counters = Counters()
+        self.baselines = SteadyBaseline()  # the run's eager times per shape (a host-bound eager slowed by compiles)
         self.next_id = 1
         self.generation: dict[str, int] = {}
         # the judge's own thread: candidates are finished one at a time, back to back, whatever the event loop does
@@ -89,6 +91,7 @@ class Search:
             if rec.evaluation is None:
                 continue
             source = self.store.source(rec.id) if rec.path else ""
+            self.baselines.observe(rec.evaluation)
             self._absorb(rec, source, log=False)
         self.next_id = max(taken, default=0) + 1
 
@@ -145,9 +148,13 @@ class Search:
             self.state.fatal = f"the evaluator failed: {type(exc).__name__}: {exc}"
             return
 
-        # 6. recorded, and 7. the population, best/ and the cost model updated
-        rec.evaluation = evaluation.model_dump(mode="json")
-        rec.status, rec.reason, rec.score = evaluation.status, evaluation.reason, evaluation.score
+        # 6. scored against the run's steady eager baselines, recorded, and 7. the population, best/ and the cost
+        # model updated
+        self.baselines.observe(evaluation.model_dump(mode="json"))
+        rec.evaluation, notes = self.baselines.steady(evaluation.model_dump(mode="json"))
+        if notes:
+            self.store.log("baseline_steadied", id=cid, notes=notes)
+        rec.status, rec.reason, rec.score = evaluation.status, evaluation.reason, rec.evaluation["score"]
         self._record(rec, proposal.source)
 
     def _judge(self, pending: Any) -> tuple[Any, float | None]:
