@@ -26,7 +26,8 @@ REGIMES: dict[str, Callable[[Facts, PlanConfig], bool]] = {
 SHAPE_HINTS: dict[str, Rule] = {
     "one_launch": lambda f: f["regime"] == "small",
     "weight_streaming": lambda f: f["regime"] == "weight-streaming",
-    "split_k": lambda f: f["regime"] in ("weight-streaming", "small") and bool(f["split_k"]),
+    "row_gemv": lambda f: f["regime"] in ("weight-streaming", "small") and f["gemv"],
+    "split_k": lambda f: f["regime"] in ("weight-streaming", "small") and bool(f["split_k"]) and not f["gemv"],
     "shared_input_one_pass": lambda f: f["regime"] != "large" and f["shared_input_gemms"],
     "memory_streaming": lambda f: f["regime"] == "memory-streaming",
     "tensor_core_tiles": lambda f: f["regime"] == "large" and f["has_gemm"],

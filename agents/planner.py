@@ -122,6 +122,7 @@ def _shape_facts(trace: Trace, label: str, hw: HardwareProfile, dtype: str, grou
         "row": max((op.row for op in trace.ops), default=0),
         "row_in_registers": config.row_in_registers, "split_k_tile_n": config.split_k_tile_n,
         "split_k": rules.split_k(gemms, hw.sm_count, config),
+        "gemv": bool(gemms) and all(g["m"] == 1 for g in gemms),  # every matrix product has one row
     }
     facts["regime"] = rules.regime(facts, config)
     return facts

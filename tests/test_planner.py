@@ -46,10 +46,14 @@ def test_ffn_bounds_and_regimes(ffn_plan):
     assert all(by_m[m].bound == "memory" for m in (1, 16, 64, 128))
     assert all(by_m[m].bound == "compute" for m in (1024, 4096))
     assert by_m[1].regime == "weight-streaming" and by_m[4096].regime == "large"
-    assert any("split" in h.lower() and "down_proj" in h for h in by_m[1].hints)
+    assert any("split" in h.lower() and "down_proj" in h for h in by_m[16].hints)
     assert any("vectorized" in h for h in by_m[1].hints)
     assert any("raster" in h for h in by_m[4096].hints)
     assert not any("raster" in h for h in by_m[1].hints)
+    # one token: the GEMV hint (whole rows a program, products summed once, weights evict_first), only there
+    assert any("GEMV" in h and "evict_first" in h for h in by_m[1].hints)
+    assert not any("GEMV" in h for m in (16, 1024) for h in by_m[m].hints)
+    assert not any(h.startswith("Split-K") for h in by_m[1].hints)  # a row a program needs no split of K
 
 
 def test_ffn_one_fusion_group_holds_gate_up_and_swiglu(ffn_plan):
