@@ -41,10 +41,12 @@ from kernels.templates import gated_mlp  # noqa: E402
 GATEUP = [(128, 64, 64, 8, 3), (128, 64, 64, 8, 4), (64, 64, 64, 4, 3), (128, 128, 64, 8, 3), (128, 128, 64, 8, 4),
           (128, 128, 32, 8, 5), (128, 64, 128, 8, 3)]
 # down (block_m cap, block_n, block_k, split, warps, stages); the first is the library's
-DOWN = [dict(bm=64, bn=64, bk=128, split=4, warps=4, stages=3), dict(bm=128, bn=64, bk=128, split=4, warps=4, stages=3),
-        dict(bm=128, bn=128, bk=64, split=4, warps=8, stages=3), dict(bm=128, bn=128, bk=64, split=8, warps=8, stages=3),
-        dict(bm=128, bn=128, bk=128, split=2, warps=8, stages=3), dict(bm=128, bn=128, bk=64, split=4, warps=4,
-                                                                         stages=4)]
+DOWN = [dict(bm=64, bn=64, bk=128, split=4, warps=4, stages=3),
+        dict(bm=128, bn=64, bk=128, split=4, warps=4, stages=3),
+        dict(bm=128, bn=128, bk=64, split=4, warps=8, stages=3),
+        dict(bm=128, bn=128, bk=64, split=8, warps=8, stages=3),
+        dict(bm=128, bn=128, bk=128, split=2, warps=8, stages=3),
+        dict(bm=128, bn=128, bk=64, split=4, warps=4, stages=4)]
 VARIANT = gated_mlp.VARIANTS[0]
 GU128 = {"small_block_n": 128, "small_block_k": 64, "small_warps": 8, "small_stages": 3}
 DN128 = {"small_down_block_m": 128, "small_down_block_n": 128, "small_down_block_k": 64, "small_down_split": 4,

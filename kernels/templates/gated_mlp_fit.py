@@ -21,7 +21,8 @@ def _check_stream(what: str, p: dict[str, Any], keys: tuple[str, ...], bm: int, 
         if 16 * bn < 4 * threads:
             return f"{what}: a 16x{bn} tile leaves most of {warps} warps idle"
     elif accs * bm * bn * bk // threads > 128:  # a GEMV's lanes keep their float32 products over the loop
-        return f"{what}: {accs} {bn}x{bk} float32 products need {accs * bm * bn * bk // threads} registers a thread (> 128)"
+        regs = accs * bm * bn * bk // threads
+        return f"{what}: {accs} {bn}x{bk} float32 products need {regs} registers a thread (> 128)"
     if n % bn or k % (bk * split):
         return f"{what}: blocks {bn}x{bk} (split {split}) do not divide N={n}, K={k}"
     return None
