@@ -150,8 +150,9 @@ class Search:
 
         # 6. scored against the run's steady eager baselines, recorded, and 7. the population, best/ and the cost
         # model updated
-        self.baselines.observe(evaluation.model_dump(mode="json"))
-        rec.evaluation, notes = self.baselines.steady(evaluation.model_dump(mode="json"))
+        measured = evaluation.model_dump(mode="json")
+        self.baselines.observe(measured)
+        rec.evaluation, notes = self.baselines.steady(measured)
         if notes:
             self.store.log("baseline_steadied", id=cid, notes=notes)
         rec.status, rec.reason, rec.score = evaluation.status, evaluation.reason, rec.evaluation["score"]

@@ -15,7 +15,6 @@ scored faster than its own measurement says.
 """
 from __future__ import annotations
 
-import copy
 import statistics
 from typing import Any
 
@@ -38,12 +37,14 @@ class SteadyBaseline:
                 self.seen.setdefault(shape_label(s["shape"]), []).append(s["baseline_ms"])
 
     def steady(self, evaluation: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-        """The evaluation (a copy) with its speedups and score against the steady baselines, and a sentence for
-        each shape whose baseline was replaced."""
-        out, notes = copy.deepcopy(evaluation), []
-        if out.get("status") != "ok":
-            return out, notes
-        for s in out.get("shapes", []):
+        """The evaluation with its speedups and score against the steady baselines (a copy of it and of its shapes
+        where one changes; the caller's dict is never changed), and a sentence for each shape whose baseline was
+        replaced."""
+        if evaluation.get("status") != "ok":
+            return evaluation, []
+        out = {**evaluation, "shapes": [dict(s) for s in evaluation.get("shapes", [])]}
+        notes = []
+        for s in out["shapes"]:
             label, base, t = shape_label(s["shape"]), s.get("baseline_ms"), s.get("time_ms")
             seen = self.seen.get(label, [])
             if not (base and t) or len(seen) < self.min_seen:
@@ -54,6 +55,7 @@ class SteadyBaseline:
                 notes.append(f"{label}: eager read {base:.4g} ms beside it, {base / median:.2f}x the run's median "
                              f"{median:.4g} ms of {len(seen)}; scored against the median ({base / t:.3g}x -> "
                              f"{median / t:.3g}x)")
-        if notes:
-            out["score"] = geomean([s.get("speedup") for s in out["shapes"]])
+        if not notes:
+            return evaluation, notes
+        out["score"] = geomean([s.get("speedup") for s in out["shapes"]])
         return out, notes

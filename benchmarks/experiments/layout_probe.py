@@ -33,8 +33,8 @@ import triton
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stream_probe import H, I, Weights, block_m  # noqa: E402
-from template_ab import per_m, print_table, probe_args, probe_setup  # noqa: E402
-from common import kernel_rates, print_rates, write_result  # noqa: E402
+from template_ab import per_m, probe_args, probe_setup, report  # noqa: E402
+from common import kernel_rates  # noqa: E402
 
 from agentopt.problems import get_problem, load_source  # noqa: E402
 
@@ -176,13 +176,7 @@ def main():
     kernels, candidates, points = per_m(get_problem("llama3-8b-ffn"), args, WHOLE,
                                         lambda M: kernel_rows(T, tile_major, w, M, args.rounds), copy)
     kernels = control + kernels
-    path = write_result("layout-probe", {"gpu": torch.cuda.get_device_name(0), "copy_GBps": copy, **points,
-                                         "kernels": kernels, "candidates": candidates})
-    print(path)
-    print(f"copy rate {copy / 1e3:.2f} TB/s; refused by the prune: {sorted(points['refused'])}")
-    print_rates(kernels, 46)
-    if candidates:
-        print_table(candidates)
+    report("layout-probe", copy, points, {"kernels": kernels, "candidates": candidates}, kernels, 46)
 
 
 if __name__ == "__main__":

@@ -30,9 +30,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stream_probe import H, I, Weights, block_m  # noqa: E402
-from template_ab import per_m, print_table, probe_args, probe_setup  # noqa: E402
+from template_ab import per_m, probe_args, probe_setup, report  # noqa: E402
 from layout_probe import down_fns, packed_gateup, partials_summed  # noqa: E402
-from common import kernel_rates, print_rates, write_result  # noqa: E402
+from common import kernel_rates  # noqa: E402
 
 from agentopt.problems import get_problem  # noqa: E402
 from kernels.templates import gated_mlp  # noqa: E402
@@ -77,19 +77,11 @@ def kernel_rows(tile_major, T, w: Weights, M: int, rounds: int) -> list[dict]:
 
 
 def main():
-    args = probe_args(__doc__)
-    if args.ms == [1, 16, 64, 128]:  # probe_args' default; this probe is about M=128, with M=64 beside it
-        args.ms = [64, 128]
+    args = probe_args(__doc__, ms="64,128")  # M=128, with M=64 beside it
     T, tile_major, copy, w = probe_setup()
     kernels, candidates, points = per_m(get_problem("llama3-8b-ffn"), args, WHOLE,
                                         lambda M: kernel_rows(tile_major, T, w, M, args.rounds), copy)
-    path = write_result("mid-probe", {"gpu": torch.cuda.get_device_name(0), "copy_GBps": copy, **points,
-                                      "kernels": kernels, "candidates": candidates})
-    print(path)
-    print(f"copy rate {copy / 1e3:.2f} TB/s; refused by the prune: {points['refused']}")
-    print_rates(kernels, 52)
-    if candidates:
-        print_table(candidates)
+    report("mid-probe", copy, points, {"kernels": kernels, "candidates": candidates}, kernels, 52)
 
 
 if __name__ == "__main__":

@@ -35,9 +35,9 @@ import triton
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stream_probe import H, I, Weights, block_m  # noqa: E402
-from template_ab import per_m, print_table, probe_args, probe_setup  # noqa: E402
+from template_ab import per_m, probe_args, probe_setup, report  # noqa: E402
 from layout_probe import packed_gateup, partials_summed  # noqa: E402
-from common import kernel_rates, print_rates, write_result  # noqa: E402
+from common import kernel_rates  # noqa: E402
 
 from agentopt.problems import get_problem, load_source  # noqa: E402
 from kernels.templates import gated_mlp, gated_mlp_kernels as KS  # noqa: E402
@@ -163,13 +163,8 @@ def main():
                                args.rounds)
     kernels, candidates, points = per_m(get_problem("llama3-8b-ffn"), args, WHOLE,
                                         lambda M: kernel_rows(Ts, tile_major, w, M, args.rounds), copy)
-    path = write_result("order-probe", {"gpu": torch.cuda.get_device_name(0), "copy_GBps": copy, **points,
-                                        "control": control, "kernels": kernels, "candidates": candidates})
-    print(path)
-    print(f"copy rate {copy / 1e3:.2f} TB/s; refused by the prune: {sorted(points['refused'])}")
-    print_rates(control + kernels, 52)
-    if candidates:
-        print_table(candidates)
+    report("order-probe", copy, points, {"control": control, "kernels": kernels, "candidates": candidates},
+           control + kernels, 52)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from triton.testing import do_bench
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
+from common import print_rates, write_result  # noqa: E402
 from ffn import build, candidate_module  # noqa: E402
 from host_probe import host_and_gpu_us  # noqa: E402
 from stream_probe import H, I, Weights, template_kernels  # noqa: E402
@@ -84,15 +85,30 @@ def print_table(rows: list[dict]) -> None:
                   f"{r['rel_err']:.2g}")
 
 
-def probe_args(doc: str):
-    """--rounds, --ms (a list of ints after parsing) and --kernels-only, for a probe whose docstring is `doc`."""
+def probe_args(doc: str, ms: str = "1,16,64,128", kernels: bool = True):
+    """--rounds, --ms (a list of ints after parsing; default `ms`) and, for a probe that times kernels alone
+    (`kernels`), --kernels-only, for a probe whose docstring is `doc`."""
     ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--ms", default="1,16,64,128")
-    ap.add_argument("--kernels-only", action="store_true", help="the kernels alone, no whole candidates")
+    ap.add_argument("--ms", default=ms)
+    if kernels:
+        ap.add_argument("--kernels-only", action="store_true", help="the kernels alone, no whole candidates")
     args = ap.parse_args()
     args.ms = [int(m) for m in args.ms.split(",")]
+    args.kernels_only = getattr(args, "kernels_only", False)
     return args
+
+
+def report(name: str, copy_gbps: float, points: dict, results: dict, rates: list[dict], width: int = 46) -> None:
+    """A probe's benchmarks/results/<gpu>-<name>.json (the GPU, the copy rate, the points per_m ran and `results`);
+    then its path, the copy rate, what the prune refused, the kernel rows `rates` and the whole candidates' table."""
+    path = write_result(name, {"gpu": torch.cuda.get_device_name(0), "copy_GBps": copy_gbps, **points, **results})
+    print(path)
+    print(f"copy rate {copy_gbps / 1e3:.2f} TB/s; refused by the prune: {sorted(points['refused'])}")
+    if rates:
+        print_rates(rates, width)
+    if results.get("candidates"):
+        print_table(results["candidates"])
 
 
 def per_m(problem, args, variants: dict[str, dict], kernels_at, copy_gbps: float) -> tuple[list, list, dict]:

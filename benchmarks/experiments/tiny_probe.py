@@ -22,11 +22,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from template_ab import per_m, print_table, probe_args  # noqa: E402
-from common import write_result  # noqa: E402
+from template_ab import per_m, probe_args, report  # noqa: E402
 
 from agentopt.measure import copy_bandwidth_gbps  # noqa: E402
 from agentopt.problems import get_problem  # noqa: E402
@@ -41,17 +38,10 @@ WHOLE = {"tensor cores": LIBRARY, "gemv": TINY, "gemv default policy": {**TINY, 
 
 
 def main():
-    args = probe_args(__doc__)
-    if args.ms == [1, 16, 64, 128]:  # probe_args' default; the tiny path serves M = 1
-        args.ms = [1]
-    args.kernels_only = False
+    args = probe_args(__doc__, ms="1", kernels=False)  # the tiny path serves M = 1; whole candidates only
     copy = copy_bandwidth_gbps()
     _, candidates, points = per_m(get_problem("llama3-8b-ffn"), args, WHOLE, lambda M: [], copy)
-    path = write_result("tiny-probe", {"gpu": torch.cuda.get_device_name(0), "copy_GBps": copy, **points,
-                                       "candidates": candidates})
-    print(path)
-    print(f"copy rate {copy / 1e3:.2f} TB/s; refused by the prune: {points['refused']}")
-    print_table(candidates)
+    report("tiny-probe", copy, points, {"candidates": candidates}, [])
 
 
 if __name__ == "__main__":
