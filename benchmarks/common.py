@@ -62,8 +62,9 @@ def kernel_rates(M: int, fns: dict, want: dict, nbytes: dict, rounds: int, tol: 
     return rows
 
 
-def print_rates(rows: list[dict], width: int = 40) -> None:
-    print(f"{'M':>4} {'variant':<{width}} {'us':>7} {'TB/s':>6} rel_err")
+def print_rates(rows: list[dict], width: int = 40, unit: str = "TB/s") -> None:
+    """The rows of kernel_rates as a table; `unit` names what their "TBps" counts (TFLOP/s where nbytes were FLOPs)."""
+    print(f"{'M':>4} {'variant':<{width}} {'us':>7} {unit:>6} rel_err")
     for r in rows:
         if r["us"] is None:
             print(f"{r['M']:>4} {r['variant']:<{width}} ERROR {r['rel_err']}")

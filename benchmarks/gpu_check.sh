@@ -5,7 +5,8 @@
 #   bash benchmarks/gpu_check.sh            # setup + GPU tests + evaluator benchmark + ffn/rmsnorm benchmarks
 #   bash benchmarks/gpu_check.sh tests      # only some stages (setup is implied);
 #                                           # stages: tests eval tune ffn run contention probe fused layout balance
-#                                           #         inflight order mid inductor evict tiny bench refresh search
+#                                           #         inflight order mid inductor evict tiny large norm tmadiag bench
+#                                           #         refresh search
 #   GPU_TESTS="tests/test_a.py tests/test_b.py" bash benchmarks/gpu_check.sh tests   # a subset of the GPU tests
 #   TEMPLATE_GROUPS=small_fused,small_launch ... tests   # tests/test_templates_gpu.py over those groups only
 #   bash benchmarks/gpu_check.sh refresh bench   # the library's template kernels rendered again, then timed
@@ -20,6 +21,8 @@
 #   INDUCTOR_ARGS="--ms 1" bash benchmarks/gpu_check.sh inductor   # benchmarks/experiments/inductor_probe.py
 #   EVICT_ARGS="--ms 1,16" bash benchmarks/gpu_check.sh evict   # benchmarks/experiments/evict_probe.py
 #   TINY_ARGS="--ms 1" bash benchmarks/gpu_check.sh tiny   # benchmarks/experiments/tiny_probe.py
+#   LARGE_ARGS="--ms 4096" bash benchmarks/gpu_check.sh large   # benchmarks/experiments/large_probe.py
+#   NORM_ARGS="--ms 4096" bash benchmarks/gpu_check.sh norm   # benchmarks/experiments/norm_probe.py
 #   RUN_ARGS="--jit-inside-lock --tag jit-inside" bash benchmarks/gpu_check.sh run   # options of run_speed.py
 #   SEARCH="llama3-8b-ffn:6 llama3-8b-rmsnorm:1.5" bash benchmarks/gpu_check.sh search   # agentopt run (minutes
 #        each) with the template coder, then agentopt harvest into kernels/library and agentopt library bench;
@@ -71,6 +74,9 @@ for s in $stages; do
     inductor) stage inductor python3 benchmarks/experiments/inductor_probe.py ${INDUCTOR_ARGS:-} ;;
     evict) stage evict python3 benchmarks/experiments/evict_probe.py ${EVICT_ARGS:-} ;;
     tiny) stage tiny python3 benchmarks/experiments/tiny_probe.py ${TINY_ARGS:-} ;;
+    large) stage large python3 benchmarks/experiments/large_probe.py ${LARGE_ARGS:-} ;;
+    norm) stage norm python3 benchmarks/experiments/norm_probe.py ${NORM_ARGS:-} ;;
+    tmadiag) stage tmadiag python3 benchmarks/experiments/tma_diag.py ${TMADIAG_ARGS:-} ;;
     bench) stage bench agentopt library bench --device cuda ;;
     refresh) stage refresh agentopt library refresh --device cuda ;;
     search) for item in ${SEARCH:-llama3-8b-ffn:6}; do
