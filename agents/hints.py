@@ -31,6 +31,7 @@ SHAPE_HINTS: dict[str, Rule] = {
     "shared_input_one_pass": lambda f: f["regime"] != "large" and f["shared_input_gemms"],
     "memory_streaming": lambda f: f["regime"] == "memory-streaming",
     "tensor_core_tiles": lambda f: f["regime"] == "large" and f["has_gemm"],
+    "tma_tiles": lambda f: f["regime"] == "large" and f["has_gemm"] and f["tma"],
     "shared_input_concat": lambda f: f["regime"] == "large" and f["shared_input_gemms"],
     "epilogue_fusion": lambda f: f["regime"] == "large" and f["gemm_epilogue"],
     "l2_raster": lambda f: f["regime"] == "large" and f["has_gemm"],

@@ -123,6 +123,7 @@ def _shape_facts(trace: Trace, label: str, hw: HardwareProfile, dtype: str, grou
         "row_in_registers": config.row_in_registers, "split_k_tile_n": config.split_k_tile_n,
         "split_k": rules.split_k(gemms, hw.sm_count, config),
         "gemv": bool(gemms) and all(g["m"] == 1 for g in gemms),  # every matrix product has one row
+        "tma": tuple(hw.compute_capability) >= (9, 0),  # Hopper's tensor-copy engine
     }
     facts["regime"] = rules.regime(facts, config)
     return facts

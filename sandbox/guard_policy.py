@@ -7,7 +7,8 @@ from __future__ import annotations
 # one of these or lies under one of ALLOWED_PACKAGES.
 ALLOWED_MODULES = frozenset({
     "__future__", "torch", "torch.nn", "torch.nn.functional", "torch.cuda", "triton", "triton.language",
-    "triton.runtime", "cupy", "math", "functools", "itertools", "operator", "typing", "dataclasses",
+    "triton.runtime", "triton.tools.tensor_descriptor", "cupy", "math", "functools", "itertools", "operator",
+    "typing", "dataclasses",
 })
 ALLOWED_PACKAGES = ("torch.nn.", "triton.language.", "cupy.")
 

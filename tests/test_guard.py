@@ -132,6 +132,7 @@ FORBIDDEN = [
      "reaches `_dispatch` through `torch._dispatch`"),
     ("a Python kernel for an aten op", "def f(op, k):\n    op.py_impl(k)\n", "`.py_impl`"),
     ("a function's code", "def f(g):\n    return g.__code__\n", "`.__code__`"),
+    ("Triton's tools beyond the tensor descriptor", "from triton.tools import disasm\n", "`triton.tools`"),
 ]
 
 
@@ -152,6 +153,7 @@ import torch.nn.functional as F
 import triton
 import triton.language as tl
 from triton.language.extra import libdevice
+from triton.tools.tensor_descriptor import TensorDescriptor  # Hopper's tensor-copy engine, from the host
 
 
 @triton.jit

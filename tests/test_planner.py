@@ -54,6 +54,11 @@ def test_ffn_bounds_and_regimes(ffn_plan):
     assert any("GEMV" in h and "evict_first" in h for h in by_m[1].hints)
     assert not any("GEMV" in h for m in (16, 1024) for h in by_m[m].hints)
     assert not any(h.startswith("Split-K") for h in by_m[1].hints)  # a row a program needs no split of K
+    # compute-bound shapes on Hopper: the tensor-copy engine's descriptors; not where weights stream, nor before Hopper
+    assert any("TensorDescriptor" in h for h in by_m[4096].hints)
+    assert not any("TensorDescriptor" in h for h in by_m[1].hints)
+    a100 = {s.shape["M"]: s for s in make_plan(get_problem("llama3-8b-ffn"), BUILTIN["a100"]).shapes}
+    assert a100[4096].regime == "large" and not any("TensorDescriptor" in h for h in a100[4096].hints)
 
 
 def test_ffn_one_fusion_group_holds_gate_up_and_swiglu(ffn_plan):

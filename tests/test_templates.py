@@ -137,6 +137,12 @@ def test_pruning_gives_reasons_a_person_can_act_on(tmp_problems):
     smem = {**t.SEED, "large_gateup": "triton", "large_block_m": 128, "large_block_n": 256, "large_warps": 8,
             "large_stages": 4}
     assert "shared memory" in t.prune(smem, H100, dims) or "registers" in t.prune(smem, H100, dims)
+    # the TMA kernel also stages its output tile in shared memory: 4 stages of 128x128x64 and the tile (224 KiB)
+    # fit on Hopper (they ran on an H200); 256 wide does not
+    tiles = {"large_block_m": 128, "large_block_n": 128, "large_block_k": 64, "large_warps": 8, "large_stages": 4}
+    for path in ("triton", "tma"):
+        assert t.prune({**t.SEED, **tiles, "large_gateup": path}, H100, dims) is None
+        assert t.prune({**t.SEED, **tiles, "large_block_n": 256, "large_gateup": path}, H100, dims) is not None
     assert t.prune(smem, None, dims) is None  # the interpreter runs anything
     assert "GPU" in TEMPLATES["gemv_cuda"].prune(TEMPLATES["gemv_cuda"].SEED, None, [])
 
@@ -176,6 +182,9 @@ def _interpreter_cases(problems) -> list[dict]:
             chosen.append({**t.SEED, "small_gu_split": 4, "small_gu_reduce": "last"})
             chosen.append({**t.SEED, "small_packed": 1, "small_down_packed": 1, "small_gu_split": 2,
                            "small_gu_reduce": "last", "small_down_reduce": "last", "small_down_split": 2})
+            # the large path's TMA kernel itself (on the CPU a candidate takes its fallback unless told otherwise;
+            # the interpreter runs tensor descriptors in float32), gate-up and down, tiles clipped at M=300, N=96
+            chosen.append({**t.SEED, "large_gateup": "tma", "large_down": "tma", "attrs": {"_tma": True}})
             shapes += [{"M": 4, "HIDDEN": 64, "INTERMEDIATE": 96}, {"M": 300, "HIDDEN": 64, "INTERMEDIATE": 96},
                        {"M": 5, "HIDDEN": 64, "INTERMEDIATE": 512}, {"M": 5, "HIDDEN": 128, "INTERMEDIATE": 512}]
         if name == "softmax":
@@ -210,8 +219,8 @@ def test_sampled_points_match_the_reference_under_the_interpreter(name, interpre
 
 
 def test_packed_points_give_the_small_path_tile_major_weights_where_their_tiles_divide(tmp_problems):
-    """small_packed / small_down_packed: prepare() copies each weight tile into one run of memory, in the order
-    the kernels read them; where the tiles do not divide the weights, nn.Linear's layout is kept."""
+    """small_packed / small_down_packed: the small path copies each weight tile into one run of memory, in the
+    order the kernels read them; where the tiles do not divide the weights, nn.Linear's layout is kept."""
     import torch
 
     t, problem = TEMPLATES["gated_mlp"], tmp_problems["llama3-8b-ffn"]
@@ -221,8 +230,7 @@ def test_packed_points_give_the_small_path_tile_major_weights_where_their_tiles_
         mod = problem.module({"M": 5, "HIDDEN": 64, "INTERMEDIATE": inter})
         model = cand.ModelNew(*mod.get_init_inputs())
         model.prepare()
-        wg, wu, packed = model._small_gu
-        wd, down_packed = model._small_wd
+        (wg, wu, packed), (wd, down_packed) = model._small_weights()
         assert packed is divides and down_packed is divides
         if not divides:
             assert wg is model._wg and wu is model._wu and wd is model._wd
@@ -239,28 +247,31 @@ def test_packed_points_give_the_small_path_tile_major_weights_where_their_tiles_
 
 def test_held_bytes_count_the_tile_major_copies_a_packed_point_keeps(tmp_problems):
     """What a user patching many layers pays in memory: a point with both weights tile-major keeps one more copy
-    of W_gate, W_up and W_down than the same point in nn.Linear's layout, and nothing it shares with its caller."""
+    of W_gate, W_up and W_down than the same point in nn.Linear's layout once its small path has run, none before
+    (a decode-only caller, served by the one-token GEMV), and nothing it shares with its caller."""
     import torch
     from agentopt.sandbox.held import held_bytes
 
     t, problem = TEMPLATES["gated_mlp"], tmp_problems["llama3-8b-ffn"]
     mod = problem.module({"M": 5, "HIDDEN": 64, "INTERMEDIATE": 512})
-    held = {}
+    held, prepared = {}, {}
     for flag in (0, 1):
         cand = load_source(t.render({**t.SEED, "small_packed": flag, "small_down_packed": flag}, problem),
                            f"agentopt_candidate_held{flag}")
+        cand._bind = lambda kernel, grid, meta, args: lambda *again: None  # launches stood in for
         model = cand.ModelNew(*mod.get_init_inputs())
         model.prepare()
+        prepared[flag] = held_bytes(model)
+        with torch.no_grad():
+            model(torch.randn(1, 64))  # the one-token GEMV: no small path yet
+        assert held_bytes(model) - prepared[flag] < 64 * 1024  # its scratch, no copy of a weight
+        with torch.no_grad():
+            model(torch.randn(16, 64))  # the small path
         held[flag] = held_bytes(model)
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    assert prepared[1] == prepared[0] < weights / 10  # the shared weights themselves are not counted
     assert held[1] - held[0] == weights == 3 * 512 * 64 * 4
-    assert held[0] < weights / 10  # the shared weights themselves are not counted
-    # after calls (launches stood in for, as in the test below) the model is still an nn.Module a user can save:
-    # its intermediates are counted, and its state dict is a fresh one's
-    cand._bind = lambda kernel, grid, meta, args: lambda *again: None
-    with torch.no_grad():
-        model(torch.randn(16, 64))
-    assert held_bytes(model) > held[1]
+    # after calls the model is still an nn.Module a user can save: its state dict is a fresh one's
     assert list(model.state_dict()) == list(cand.ModelNew(*mod.get_init_inputs()).state_dict())
 
 
@@ -295,9 +306,10 @@ def test_bound_launches_repeat_their_first_calls_arguments(tmp_problems):
             for _ in range(3):
                 model(torch.randn(m, 64))
             per_m.setdefault(m, []).append(len(binds) - before)
-    assert per_m == {1: [2], 16: [3, 0], 64: [3], 300: [1]}  # two GEMVs; gate-up, down, split-K sum; SwiGLU
+    # two GEMVs; gate-up, down, split-K sum; the large gate-up GEMM (on the CPU the TMA kernel's fallback)
+    assert per_m == {1: [2], 16: [3, 0], 64: [3], 300: [1]}
     assert [b[0] for b in binds] == (["_gemv_gateup", "_gemv_down"] + ["_gateup_stream", "_down_stream", "_splitk_sum"]
-                                     * 2 + ["_swiglu"])
+                                     * 2 + ["_gateup_gemm"])
     assert len(runs) == 2 * 2 + 3 * 2 * 2 + 2 * 1 + 3 * 3  # every later call, all through runners
     for first, again in runs:
         assert again == first[2], f"{first[0]} bound with {first[2]}, called with {again}"
@@ -428,7 +440,8 @@ def _run_cases(cases: list[dict]) -> list[dict]:
                    "rel_err": None, "tol": problem.tolerance("cpu")}
             try:
                 mod = problem.module(shape)
-                cand = load_source(t.render(case["params"], problem), "agentopt_candidate")
+                params = {k: v for k, v in case["params"].items() if k != "attrs"}
+                cand = load_source(t.render(params, problem), "agentopt_candidate")
                 sys.modules[cand.__name__] = cand  # torch.compile looks the candidate's module up by name
                 torch.manual_seed(0)
                 ref = mod.Model(*mod.get_init_inputs())
@@ -436,6 +449,8 @@ def _run_cases(cases: list[dict]) -> list[dict]:
                 new.load_state_dict(ref.state_dict(), strict=True)
                 if hasattr(new, "prepare"):
                     new.prepare()
+                for name, value in case["params"].get("attrs", {}).items():
+                    setattr(new, name, value)
                 errs = []
                 for seed in (1, 2):  # two calls: a kernel that leaves state behind (counters) fails the second
                     torch.manual_seed(seed)

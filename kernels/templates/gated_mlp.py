@@ -4,9 +4,9 @@
   epilogue, then the down GEMV; each lane sums its products once, after its loop.
 - small M (M <= small_max_m): the same weight streaming on tensor cores (tl.dot, BLOCK_M >= 16): weights are
   read once whatever M is, so the time is the weights over the memory bandwidth.
-- large M: compute bound. Gate and up as one GEMM with SwiGLU in its epilogue (Triton, two accumulators), or
-  cuBLAS (torch.mm) over the [gate; up] weights concatenated in prepare() plus a SwiGLU kernel; the down GEMM
-  by cuBLAS (torch.mm: as fast as a GEMM gets at these sizes) or by Triton.
+- large M: compute bound. Gate and up as one GEMM with SwiGLU in its epilogue (Triton, two accumulators; its tiles
+  by pointer loads or by Hopper's tensor-copy engine, TMA), or cuBLAS (torch.mm) over the [gate; up] weights
+  concatenated at the first call plus a SwiGLU kernel; the down GEMM by cuBLAS (torch.mm) or by Triton.
 
 The small path can also run as one persistent kernel (`small_fused`) or be replayed from a CUDA graph
 (`small_graph`). The Triton launches of the small paths go through runners bound at their first call (`_bind`), which
@@ -50,8 +50,8 @@ SPACE: dict[str, list] = {
     "small_gu_reduce": ["down", "last"],  # ...the down kernel as it loads them, or the last program of each tile
     "small_warps": [4, 8],
     "small_stages": [3, 4, 5],
-    # 1: gate and up copied tile-major in prepare() (_tile_major), so each step's tile is one contiguous run of
-    # memory; costs a second copy of those weights
+    # 1: gate and up copied tile-major at the small path's first call (_tile_major), so each step's tile is one
+    # contiguous run of memory; costs a second copy of those weights
     "small_packed": [0, 1],
     "small_down_block_m": [64, 128],
     "small_down_block_n": [32, 64, 128],
@@ -77,8 +77,10 @@ SPACE: dict[str, list] = {
     "fused_warps": [4, 8],
     "fused_stages": [2, 3, 4, 5],
     # large M: compute bound
-    "large_gateup": ["triton", "cublas"],
-    "large_down": ["cublas", "triton"],
+    # gate-up: Triton with SwiGLU in its epilogue (pointer loads, or Hopper's tensor-copy engine: "tma"), or cuBLAS
+    # over [gate; up] then a SwiGLU kernel; down: cuBLAS, or Triton (pointer loads, or "tma")
+    "large_gateup": ["triton", "cublas", "tma"],
+    "large_down": ["cublas", "triton", "tma"],
     "large_block_m": [64, 128],
     "large_block_n": [64, 128, 256],
     "large_block_k": [32, 64],
@@ -108,10 +110,12 @@ GROUPS = {"dispatch": ["fma_max_m", "small_max_m"], "tiny_gateup": _group("fma_"
 # proposes it first. One token on CUDA cores: two GEMVs, one row of the weights a program, 2.5 us faster than the
 # tensor cores at M=1 (benchmarks/experiments/tiny_probe.py). Tensor cores from M=2 (BLOCK_M 16): gate-up tiles
 # 64x64 (BLOCK_M 128 so that M=128 reads the weights once) at 5 stages, down tiles 64x128 split 4; from M=128 on
-# cuBLAS over [gate; up] beat Triton's streaming (117 us against 131 at M=128) and the fused Triton GEMM (527
-# against 560 us at M=1024). Programmatic dependent launch between the small path's kernels saved 1.2-3 us at
-# M=1-128 (benchmarks/experiments/stream_probe.py); the last-program sum gained at M=1-16 and lost at 64-128, so
-# the search decides.
+# cuBLAS over [gate; up] beat Triton's streaming (117 us against 131 at M=128), and for gate-up at M >= 1024 the
+# TMA Triton GEMM with SwiGLU in its epilogue beats cuBLAS plus the SwiGLU pass (whole FFN 536 against 555 us at
+# M=1024, 2165 against 2176 at M=4096: benchmarks/experiments/large_probe.py); down stays on cuBLAS.
+# Programmatic dependent launch between the small path's kernels saved 1.2-3 us at M=1-128
+# (benchmarks/experiments/stream_probe.py); the last-program sum gained at M=1-16 and lost at 64-128, so the search
+# decides.
 SEED = {"fma_max_m": 1, "small_max_m": 64,
         "fma_block_n": 1, "fma_block_k": 2048, "fma_warps": 8, "fma_stages": 3,
         "fma_down_block_n": 1, "fma_down_block_k": 1024, "fma_down_warps": 8, "fma_down_stages": 3,
@@ -123,7 +127,7 @@ SEED = {"fma_max_m": 1, "small_max_m": 64,
         "small_down_pdl": 1,
         "small_graph": 0, "small_fused": 0, "fused_gu_bn": 32, "fused_gu_bk": 128, "fused_d_bn": 64,
         "fused_d_bk": 128, "fused_d_split": 8, "fused_occ": 2, "fused_warps": 8, "fused_stages": 3,
-        "large_gateup": "cublas", "large_down": "cublas", "large_block_m": 128, "large_block_n": 128,
+        "large_gateup": "tma", "large_down": "cublas", "large_block_m": 128, "large_block_n": 128,
         "large_block_k": 64, "large_group_m": 8, "large_warps": 8, "large_stages": 3}
 
 # Proposed right after the SEED (the coder's "seed variant"): both of the small path's weights tile-major, and the
@@ -162,21 +166,26 @@ def dims(problem, shape: dict[str, Any]) -> dict[str, int]:
     return {"M": x.numel() // k, "K": k, "N": n, "bytes": dtype_bytes(problem.dtype)}
 
 
-def _packing(p: dict[str, Any]) -> str:
-    """prepare()'s lines that give the small path its weights: tile-major copies (small_packed,
-    small_down_packed) where its tiles divide them, else nn.Linear's layout; with the kernels' PACKED flag."""
-    lines = ["        # (gate, up, PACKED) and (down, PACKED) as _gateup_stream and _down_stream take them\n"
-             "        self._small_gu = (self._wg, self._wu, False)\n",
-             "        self._small_wd = (self._wd, False)\n"]
+def _small_weights(p: dict[str, Any]) -> str:
+    """The method that gives the small path its weights: tile-major copies (small_packed, small_down_packed) where
+    its tiles divide them, made at the small path's first call, else nn.Linear's layout; with the kernels' PACKED
+    flag."""
+    lines = ['\n    def _small_weights(self):\n'
+             '        """(gate, up, PACKED) and (down, PACKED) as _gateup_stream and _down_stream take them; a\n'
+             '        copy is made at the small path\'s first call: a caller that never runs that path never\n'
+             '        holds it."""\n'
+             '        if self._small_w is None:\n'
+             '            gu, wd = (self._wg, self._wu, False), (self._wd, False)\n']
     if p["small_packed"]:
         bn, bk, split = p["small_block_n"], p["small_block_k"], p["small_gu_split"]
-        lines.append(f"        if self._wg.shape[0] % {bn} == 0 and self._wg.shape[1] % {bk * split} == 0:\n"
-                     f"            tiles = _tile_major((self._wg, self._wu), {bn}, {bk})\n"
-                     f"            self._small_gu = (tiles, tiles, True)\n")
+        lines.append(f"            if self._wg.shape[0] % {bn} == 0 and self._wg.shape[1] % {bk * split} == 0:\n"
+                     f"                tiles = _tile_major((self._wg, self._wu), {bn}, {bk})\n"
+                     f"                gu = (tiles, tiles, True)\n")
     if p["small_down_packed"]:
         bn, bk, split = p["small_down_block_n"], p["small_down_block_k"], p["small_down_split"]
-        lines.append(f"        if self._wd.shape[0] % {bn} == 0 and self._wd.shape[1] % {bk * split} == 0:\n"
-                     f"            self._small_wd = (_tile_major((self._wd,), {bn}, {bk}), True)\n")
+        lines.append(f"            if self._wd.shape[0] % {bn} == 0 and self._wd.shape[1] % {bk * split} == 0:\n"
+                     f"                wd = (_tile_major((self._wd,), {bn}, {bk}), True)\n")
+    lines.append("            self._small_w = gu, wd\n        return self._small_w\n")
     return "".join(lines)
 
 
@@ -194,10 +203,11 @@ def body(params: dict[str, Any], problem, class_name: str = "ModelNew") -> str:
         kernels.append(K.GEMV)
     if p["small_packed"] or p["small_down_packed"]:
         kernels.append(K.TILE_MAJOR)
-    if p["large_gateup"] == "triton":
-        kernels.append(K.GATEUP_GEMM)
-    else:
-        kernels.append(K.SWIGLU)
+    uses_tma = "tma" in (p["large_gateup"], p["large_down"])
+    if uses_tma:
+        kernels.append(K.GEMM_TMA)
+    # cuBLAS's SwiGLU pass, or the pointer-load gate-up GEMM (also the TMA one's fallback)
+    kernels.append(K.SWIGLU if p["large_gateup"] == "cublas" else K.GATEUP_GEMM)
     if p["large_down"] == "triton":
         kernels.append(gemm_kernel("none"))
     dispatch = ("        if M <= FMA_MAX_M:\n            y = self._tiny(a)\n        elif M <= SMALL_MAX_M:\n"
@@ -208,7 +218,7 @@ def body(params: dict[str, Any], problem, class_name: str = "ModelNew") -> str:
     methods += [M.SMALL.format(**p, h_alloc=M.h_alloc(s_split, gu_last),
                                h_parts=0 if s_split == 1 or gu_last else s_split, gu_last=gu_last,
                                gu_counts="self._gu_counts" if gu_last else "self._tile_counts",
-                               last=p["small_down_reduce"] == "last"), M.DOWN, M.large(p)]
+                               last=p["small_down_reduce"] == "last"), _small_weights(p), M.DOWN, M.large(p)]
     if p["small_graph"]:
         methods.append(M.REPLAYED)
     fused_tiles = fused_fits = ""
@@ -257,7 +267,8 @@ class {class_name}(Model):
         self._wg = self.{pre}gate_proj.weight.detach().contiguous()
         self._wu = self.{pre}up_proj.weight.detach().contiguous()
         self._wd = self.{pre}down_proj.weight.detach().contiguous()
-{concat}{_packing(p)}        # programmatic dependent launch needs Hopper or later (elsewhere the kernels run plainly one after another)
+{concat}{M.TMA_PREPARE if uses_tma else ""}        self._small_w = None  # the small path's weights (_small_weights)
+        # programmatic dependent launch needs Hopper or later (elsewhere the kernels run plainly one after another)
         self._pdl = (bool(SMALL_DOWN_PDL) and self._wd.is_cuda
                      and torch.cuda.get_device_capability(self._wd.device)[0] >= 9)
         # the down kernel's tile counters (LAST: the last program of a tile sums it); its last program zeroes them

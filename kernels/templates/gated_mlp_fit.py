@@ -116,12 +116,13 @@ def _prune_large(p: dict[str, Any], d: dict[str, int], smem_cap: int) -> str | N
     bm, bn, bk, st = p["large_block_m"], p["large_block_n"], p["large_block_k"], p["large_stages"]
     threads = 32 * p["large_warps"]
     gemms = []  # (what, accumulators, N, K)
-    if p["large_gateup"] == "triton":
-        gemms.append(("gate-up GEMM", 2, d["N"], d["K"]))
-    if p["large_down"] == "triton":
-        gemms.append(("down GEMM", 1, d["K"], d["N"]))
-    for what, accs, n, k in gemms:
-        smem = st * (bm + accs * bn) * bk * d["bytes"]
+    if p["large_gateup"] in ("triton", "tma"):
+        gemms.append(("gate-up GEMM", 2, d["N"], d["K"], p["large_gateup"] == "tma"))
+    if p["large_down"] in ("triton", "tma"):
+        gemms.append(("down GEMM", 1, d["K"], d["N"], p["large_down"] == "tma"))
+    for what, accs, n, k, tma in gemms:
+        # the TMA kernel also stages its output tile in shared memory for the copy engine's store
+        smem = st * (bm + accs * bn) * bk * d["bytes"] + (bm * bn * d["bytes"] if tma else 0)
         if smem > smem_cap:
             return f"large path, {what}: shared memory {smem} B at {st} stages > {smem_cap} B"
         if accs * bm * bn // threads > 128:

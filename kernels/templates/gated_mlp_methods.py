@@ -46,7 +46,7 @@ SMALL = '''
         M, K = a.shape
         N = self._wg.shape[0]
         {h_alloc}
-        wg, wu, packed = self._small_gu
+        (wg, wu, packed), small_wd = self._small_weights()
         _launch(self._bound, ("small gate-up", M, a.dtype), _gateup_stream,
                 (a, wg, wu, gu, h, {gu_counts}, M, N, K),
                 lambda: ((_cdiv(M, _block_m(M, {small_block_m})), _cdiv(N, {small_block_n}), {small_gu_split}), dict(
@@ -57,7 +57,7 @@ SMALL = '''
         bm = _block_m(M, {small_down_block_m})
         return self._down("small", h, M, {h_parts}, bm, True, {small_down_block_n}, {small_down_block_k},
                           {small_down_split}, {small_down_warps}, {small_down_stages}, {last}, self._pdl,
-                          self._small_wd)
+                          small_wd)
 '''
 
 REPLAYED = '''
@@ -144,19 +144,33 @@ DOWN = '''
 
 
 def large(p: dict[str, Any]) -> str:
-    """The large path's method: its Triton launches bound as the small paths' are (launch.py)."""
-    bm, bn = p["large_block_m"], p["large_block_n"]
+    """The large path's method: the pointer-load Triton launches bound as the small paths' are (launch.py); the TMA
+    kernel launched plainly (its descriptors are new objects each call), with its fallback where it cannot run."""
+    bm, bn, bk = p["large_block_m"], p["large_block_n"], p["large_block_k"]
+    launch = f"GROUP_M={p['large_group_m']}, num_warps={p['large_warps']}, num_stages={p['large_stages']}"
 
     def tiles(even_k: str) -> str:
-        return (f"BLOCK_M={bm}, BLOCK_N={bn}, BLOCK_K={p['large_block_k']}, GROUP_M={p['large_group_m']},\n"
-                f"                              EVEN_K={even_k} % {p['large_block_k']} == 0, "
+        return (f"BLOCK_M={bm}, BLOCK_N={bn}, BLOCK_K={bk}, GROUP_M={p['large_group_m']},\n"
+                f"                              EVEN_K={even_k} % {bk} == 0, "
                 f"num_warps={p['large_warps']}, num_stages={p['large_stages']}")
-    if p["large_gateup"] == "triton":
+
+    def tma(a: str, b: str, b2: str, c: str, n: str, k: str, gated: bool, indent: str) -> str:
+        return (f"{indent}_gemm_tma[(_cdiv(M, {bm}) * _cdiv({n}, {bn}),)](\n"
+                f"{indent}    self._desc({a}, {bm}, {bk}), self._desc({b}, {bn}, {bk}), self._desc({b2}, {bn}, {bk}),\n"
+                f"{indent}    self._desc({c}, {bm}, {bn}), M, {n}, {k}, BLOCK_M={bm}, BLOCK_N={bn}, BLOCK_K={bk},\n"
+                f"{indent}    GATED={gated}, {launch})\n")
+    pointer_gateup = ("_launch(self._bound, (\"large gate-up\", M, a.dtype), _gateup_gemm,\n"
+                      "                (a, self._wg, self._wu, h, M, N, K),\n"
+                      f"                lambda: ((_cdiv(M, {bm}) * _cdiv(N, {bn}),),\n"
+                      f"                         dict({tiles('K')})))\n")
+    if p["large_gateup"] == "tma":
         gateup = ("        h = torch.empty((M, N), device=a.device, dtype=a.dtype)\n"
-                  "        _launch(self._bound, (\"large gate-up\", M, a.dtype), _gateup_gemm,\n"
-                  "                (a, self._wg, self._wu, h, M, N, K),\n"
-                  f"                lambda: ((_cdiv(M, {bm}) * _cdiv(N, {bn}),),\n"
-                  f"                         dict({tiles('K')})))\n")
+                  "        if self._tma:  # TMA GEMM, SwiGLU in its epilogue\n"
+                  + tma("a", "self._wg", "self._wu", "h", "N", "K", True, " " * 12)
+                  + "        else:  # the same tiles by pointer loads\n            "
+                  + pointer_gateup.replace("\n                ", "\n                    "))
+    elif p["large_gateup"] == "triton":
+        gateup = "        h = torch.empty((M, N), device=a.device, dtype=a.dtype)\n        " + pointer_gateup
     else:
         gateup = ("        if self._wgu is None:\n"
                   "            self._wgu = torch.cat([self._wg, self._wu])\n"
@@ -166,6 +180,11 @@ def large(p: dict[str, Any]) -> str:
                   "                lambda: ((M, _cdiv(N, 1024)), dict(BLOCK=1024)))\n")
     if p["large_down"] == "cublas":
         down = "        return torch.mm(h, self._wd.t())  # cuBLAS: the fastest down GEMM at large M\n"
+    elif p["large_down"] == "tma":
+        down = ("        if not self._tma:\n"
+                "            return torch.mm(h, self._wd.t())  # cuBLAS where TMA cannot run\n"
+                "        y = torch.empty((M, K), device=a.device, dtype=a.dtype)\n"
+                + tma("h", "self._wd", "self._wd", "y", "K", "N", False, " " * 8) + "        return y\n")
     else:
         down = ("        y = torch.empty((M, K), device=a.device, dtype=a.dtype)\n"
                 "        _launch(self._bound, (\"large down\", M, a.dtype), _gemm_epilogue,\n"
@@ -173,6 +192,28 @@ def large(p: dict[str, Any]) -> str:
                 f"                lambda: ((_cdiv(M, {bm}) * _cdiv(K, {bn}),),\n"
                 f"                         dict(HAS_BIAS=False, {tiles('N')})))\n"
                 "        return y\n")
+    descs = TMA_DESC if "tma" in (p["large_gateup"], p["large_down"]) else ""
     return ('\n    def _large(self, a):\n'
             f'        """Large M, compute bound: gate-up by {p["large_gateup"]}, down by {p["large_down"]}."""\n'
-            '        M, K = a.shape\n        N = self._wg.shape[0]\n' + gateup + down)
+            '        M, K = a.shape\n        N = self._wg.shape[0]\n' + gateup + down + descs)
+
+
+TMA_DESC = '''
+    def _desc(self, t, rows, cols):
+        """A TMA descriptor of t for [rows, cols] tiles; a weight's made once (its storage does not change)."""
+        if not any(t is w for w in (self._wg, self._wu, self._wd)):
+            return TensorDescriptor.from_tensor(t, [rows, cols])
+        key = (t.data_ptr(), rows, cols)
+        if key not in self._descs:
+            self._descs[key] = TensorDescriptor.from_tensor(t, [rows, cols])
+        return self._descs[key]
+'''
+
+# prepare()'s lines for a large path that uses the TMA kernel
+TMA_PREPARE = '''        # the large path's TMA kernel needs Hopper or later, Triton's host descriptors and rows
+        # whose bytes are a multiple of 16; elsewhere its fallback runs
+        self._tma = (TensorDescriptor is not None and self._wd.is_cuda
+                     and torch.cuda.get_device_capability(self._wd.device)[0] >= 9
+                     and all(n * self._wd.element_size() % 16 == 0 for n in self._wd.shape))
+        self._descs = {}  # (weight's address, tile rows, tile columns) -> its TMA descriptor
+'''
