@@ -1,18 +1,17 @@
 """Llama-style gated MLP: GEMV/weight-streaming paths for small M, fused GEMMs for large M.
 
 Written by agentopt's template coder from the template `gated_mlp` at the point:
-    fma_max_m = 0
+    fma_max_m = 1
     small_max_m = 64
-    fma_block_n = 32
-    fma_block_k = 256
-    fma_gu_split = 1
-    fma_warps = 4
-    fma_stages = 1
-    fma_down_block_n = 32
-    fma_down_block_k = 256
-    fma_down_split = 8
-    fma_down_warps = 4
-    fma_down_stages = 2
+    fma_block_n = 1
+    fma_block_k = 2048
+    fma_warps = 8
+    fma_stages = 3
+    fma_down_block_n = 1
+    fma_down_block_k = 1024
+    fma_down_warps = 8
+    fma_down_stages = 3
+    fma_evict = 'evict_first'
     small_block_m = 128
     small_block_n = 64
     small_block_k = 64
@@ -33,21 +32,21 @@ Written by agentopt's template coder from the template `gated_mlp` at the point:
     small_graph = 0
     small_fused = 0
     fused_gu_bn = 32
-    fused_gu_bk = 64
+    fused_gu_bk = 128
     fused_d_bn = 64
     fused_d_bk = 128
-    fused_d_split = 8
+    fused_d_split = 4
     fused_occ = 2
     fused_warps = 8
     fused_stages = 3
-    large_gateup = 'cublas'
+    large_gateup = 'tma'
     large_down = 'cublas'
     large_block_m = 128
-    large_block_n = 256
+    large_block_n = 128
     large_block_k = 64
     large_group_m = 8
-    large_warps = 4
-    large_stages = 3
+    large_warps = 8
+    large_stages = 4
 """
 
 import torch
@@ -86,7 +85,7 @@ def _bind(kernel, grid, meta, args):
     if getattr(compiled, "function", None) is None:
         return None
     runner = compiled[tuple(grid) + (1,) * (3 - len(grid))]  # the runner reads three grid dimensions
-    tail = [meta[name] for name in kernel.arg_names[len(args):]]
+    tail = [meta.get(p.name, p.default) for p in kernel.params[len(args):]]  # constexprs; defaults where not given
     return lambda *again: runner(*again, *tail)
 
 
@@ -114,7 +113,7 @@ def _block_m(M, cap):
 def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, h_ptr, cnt_ptr, M, N, K,
                    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                    SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr, GDC: tl.constexpr,
-                   PACKED: tl.constexpr = False, LAST: tl.constexpr = False):
+                   PACKED: tl.constexpr = False, LAST: tl.constexpr = False, W_EVICT: tl.constexpr = ""):
     """Small M, weight streaming: one program reads a BLOCK_N x BLOCK_K tile of W_gate and of W_up per step
     (nn.Linear's [out, in] layout: K is contiguous) for all BLOCK_M tokens at once, so weights are read once.
     USE_DOT: tensor cores (BLOCK_M >= 16); else a CUDA-core multiply and sum over K (a GEMV).
@@ -129,7 +128,8 @@ def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, h_ptr, cnt_ptr, M, N, K,
     PACKED: wg_ptr is prepare()'s tile-major copy of both weights (_tile_major: [N/BLOCK_N, K/BLOCK_K, 2, BLOCK_N,
     BLOCK_K], gate then up; the blocks divide N and K), so a step reads one contiguous run of 2 x BLOCK_N x BLOCK_K
     elements and a program its whole stream in order, where nn.Linear's layout gives BLOCK_K-long pieces of
-    2 x BLOCK_N rows 2 x K elements apart."""
+    2 x BLOCK_N rows 2 x K elements apart.
+    W_EVICT: the L2 eviction policy of the weights' loads ("": the default; "evict_first": read once, out first)."""
     if GDC:
         tl.extra.cuda.gdc_launch_dependents()
     pid_m = tl.program_id(0)  # fastest axis: programs sharing a weight tile run side by side (L2 hits)
@@ -155,11 +155,13 @@ def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, h_ptr, cnt_ptr, M, N, K,
         if PACKED:
             tile = wg_ptr + (pid_n * (K // BLOCK_K) + k0 // BLOCK_K) * (2 * BLOCK_N * BLOCK_K)
             in_tile = tl.arange(0, BLOCK_N)[:, None] * BLOCK_K + tl.arange(0, BLOCK_K)[None, :]
-            wg = tl.load(tile + in_tile)
-            wu = tl.load(tile + BLOCK_N * BLOCK_K + in_tile)
+            wg = tl.load(tile + in_tile, eviction_policy=W_EVICT)
+            wu = tl.load(tile + BLOCK_N * BLOCK_K + in_tile, eviction_policy=W_EVICT)
         else:
-            wg = tl.load(wg_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
-            wu = tl.load(wu_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
+            wg = tl.load(wg_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0,
+                         eviction_policy=W_EVICT)
+            wu = tl.load(wu_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0,
+                         eviction_policy=W_EVICT)
         if USE_DOT:
             acc_g += tl.dot(x, tl.trans(wg))
             acc_u += tl.dot(x, tl.trans(wu))
@@ -193,7 +195,7 @@ def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, h_ptr, cnt_ptr, M, N, K,
 def _down_stream(h_ptr, w_ptr, out_ptr, y_ptr, cnt_ptr, M, N, K, H_PARTS: tl.constexpr,
                  BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                  SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr, LAST: tl.constexpr,
-                 GDC: tl.constexpr, PACKED: tl.constexpr = False):
+                 GDC: tl.constexpr, PACKED: tl.constexpr = False, W_EVICT: tl.constexpr = ""):
     """Small M, the down projection y = h W_down^T, split over K (K = 14336 for Llama-3-8B) so that every SM
     streams weights. H_PARTS == 0: h is the SwiGLU output [M, K]. H_PARTS > 0: h is the gate-up kernel's float32
     partial sums [H_PARTS, 2, M, K], summed and put through SwiGLU here as they are loaded.
@@ -202,7 +204,7 @@ def _down_stream(h_ptr, w_ptr, out_ptr, y_ptr, cnt_ptr, M, N, K, H_PARTS: tl.con
     for the next call) adds up in a fixed order and stores into y: no third kernel.
     GDC: launched early by programmatic dependent launch; waits on the GPU for the gate-up grid's h.
     PACKED: w_ptr is prepare()'s tile-major copy of W_down ([N/BLOCK_N, K/BLOCK_K, BLOCK_N, BLOCK_K]; the blocks
-    divide N and K): each step's tile is one contiguous run."""
+    divide N and K): each step's tile is one contiguous run. W_EVICT: as _gateup_stream's."""
     if GDC:
         tl.extra.cuda.gdc_wait()
         tl.extra.cuda.gdc_launch_dependents()
@@ -236,9 +238,11 @@ def _down_stream(h_ptr, w_ptr, out_ptr, y_ptr, cnt_ptr, M, N, K, H_PARTS: tl.con
             h = (g / (1.0 + tl.exp(-g)) * u).to(w_ptr.dtype.element_ty)
         if PACKED:
             tile = w_ptr + (pid_n * (K // BLOCK_K) + k0 // BLOCK_K) * (BLOCK_N * BLOCK_K)
-            w = tl.load(tile + tl.arange(0, BLOCK_N)[:, None] * BLOCK_K + tl.arange(0, BLOCK_K)[None, :])
+            w = tl.load(tile + tl.arange(0, BLOCK_N)[:, None] * BLOCK_K + tl.arange(0, BLOCK_K)[None, :],
+                        eviction_policy=W_EVICT)
         else:
-            w = tl.load(w_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0)
+            w = tl.load(w_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0,
+                        eviction_policy=W_EVICT)
         if USE_DOT:
             acc += tl.dot(h, tl.trans(w))
         else:
@@ -272,6 +276,62 @@ def _splitk_sum(ws_ptr, y_ptr, MN, SPLIT_K: tl.constexpr, BLOCK: tl.constexpr, G
         acc += tl.load(ws_ptr + s * MN + offs, mask=mask, other=0.0)
     tl.store(y_ptr + offs, acc.to(y_ptr.dtype.element_ty), mask=mask)
 
+@triton.jit
+def _gemv_gateup(x_ptr, wg_ptr, wu_ptr, h_ptr, N, K, ROWS: tl.constexpr, BLOCK_K: tl.constexpr, EVEN: tl.constexpr,
+                 W_EVICT: tl.constexpr, GDC: tl.constexpr):
+    """One token (decode), on CUDA cores: h = silu(x Wg^T) * (x Wu^T). A program reads ROWS whole rows of W_gate
+    and of W_up (runs of K contiguous elements), BLOCK_K a step; each lane keeps its float32 products, summed over
+    K once after the loop, not a reduction across the warps every step. W_EVICT: the weights' L2 eviction policy
+    ("evict_first": read once, out first); x is kept ("evict_last"). EVEN: ROWS divides N and BLOCK_K divides K
+    (no masks). GDC: the down kernel may launch at once (programmatic dependent launch)."""
+    if GDC:
+        tl.extra.cuda.gdc_launch_dependents()
+    rows = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
+    acc_g = tl.zeros((ROWS, BLOCK_K), dtype=tl.float32)
+    acc_u = tl.zeros((ROWS, BLOCK_K), dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        ks = k0 + tl.arange(0, BLOCK_K)
+        off = rows[:, None] * K + ks[None, :]
+        if EVEN:
+            x = tl.load(x_ptr + ks, eviction_policy="evict_last")
+            wg = tl.load(wg_ptr + off, eviction_policy=W_EVICT)
+            wu = tl.load(wu_ptr + off, eviction_policy=W_EVICT)
+        else:
+            mask = (rows[:, None] < N) & (ks[None, :] < K)
+            x = tl.load(x_ptr + ks, mask=ks < K, other=0.0, eviction_policy="evict_last")
+            wg = tl.load(wg_ptr + off, mask=mask, other=0.0, eviction_policy=W_EVICT)
+            wu = tl.load(wu_ptr + off, mask=mask, other=0.0, eviction_policy=W_EVICT)
+        xf = x.to(tl.float32)[None, :]
+        acc_g += xf * wg.to(tl.float32)
+        acc_u += xf * wu.to(tl.float32)
+    g = tl.sum(acc_g, axis=1)
+    u = tl.sum(acc_u, axis=1)
+    tl.store(h_ptr + rows, (g / (1.0 + tl.exp(-g)) * u).to(h_ptr.dtype.element_ty), mask=rows < N)
+
+
+@triton.jit
+def _gemv_down(h_ptr, w_ptr, y_ptr, N, K, ROWS: tl.constexpr, BLOCK_K: tl.constexpr, EVEN: tl.constexpr,
+               W_EVICT: tl.constexpr, GDC: tl.constexpr):
+    """One token, y = h W_down^T, as _gemv_gateup (N outputs, K = the intermediate size). GDC: launched early,
+    waits on the GPU for the gate-up kernel's h."""
+    if GDC:
+        tl.extra.cuda.gdc_wait()
+    rows = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
+    acc = tl.zeros((ROWS, BLOCK_K), dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        ks = k0 + tl.arange(0, BLOCK_K)
+        off = rows[:, None] * K + ks[None, :]
+        if EVEN:
+            h = tl.load(h_ptr + ks, eviction_policy="evict_last")
+            w = tl.load(w_ptr + off, eviction_policy=W_EVICT)
+        else:
+            h = tl.load(h_ptr + ks, mask=ks < K, other=0.0, eviction_policy="evict_last")
+            w = tl.load(w_ptr + off, mask=(rows[:, None] < N) & (ks[None, :] < K), other=0.0,
+                        eviction_policy=W_EVICT)
+        acc += h.to(tl.float32)[None, :] * w.to(tl.float32)
+    tl.store(y_ptr + rows, tl.sum(acc, axis=1).to(y_ptr.dtype.element_ty), mask=rows < N)
+
+
 def _tile_major(weights, block_n, block_k):
     """[N, K] weights (all of one shape) as [N/block_n, K/block_k, len(weights), block_n, block_k], contiguous: each
     (block_n x block_k) tile of each weight one run of memory, a tile row's K steps one after another."""
@@ -280,17 +340,80 @@ def _tile_major(weights, block_n, block_k):
     return torch.stack(tiles, dim=2).contiguous()
 
 
-@triton.jit
-def _swiglu(gu_ptr, h_ptr, N, BLOCK: tl.constexpr):
-    """h[m] = silu(gu[m, :N]) * gu[m, N:], one row and BLOCK columns per program."""
-    row = tl.program_id(0)
-    offs = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < N
-    g = tl.load(gu_ptr + row * 2 * N + offs, mask=mask, other=0.0).to(tl.float32)
-    u = tl.load(gu_ptr + row * 2 * N + N + offs, mask=mask, other=0.0).to(tl.float32)
-    tl.store(h_ptr + row * N + offs, (g / (1.0 + tl.exp(-g)) * u).to(h_ptr.dtype.element_ty), mask=mask)
+try:  # host-side tensor descriptors (Triton >= 3.4); without them the large path takes its fallback
+    from triton.tools.tensor_descriptor import TensorDescriptor
+except ImportError:
+    TensorDescriptor = None
 
-FMA_MAX_M = 0  # M <= this: CUDA-core GEMV (0: never)
+
+@triton.jit
+def _gemm_tma(a_d, b_d, b2_d, c_d, M, N, K, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+              GROUP_M: tl.constexpr, GATED: tl.constexpr):
+    """Large M, compute bound: c = a b^T on tensor cores, every tile brought by Hopper's tensor-copy engine (TMA
+    descriptors: the engine zero-fills and clips the edges, so nothing is masked). GATED: c = silu(a b^T) * (a b2^T),
+    the gate and up rows of the same outputs in one program (two accumulators share each tile of a), SwiGLU in the
+    epilogue, so the [M, 2N] intermediate never goes to memory. One tile a program, grouped raster: GROUP_M row
+    blocks share each weight tile in L2. The tile is taken in a loop of one turn: Triton 3.6 schedules the K loop
+    inside it faster (1541 against 1758 us at M=4096 on an H200, benchmarks/experiments/tma_diag.py)."""
+    num_m = tl.cdiv(M, BLOCK_M)
+    tiles = num_m * tl.cdiv(N, BLOCK_N)
+    in_group = GROUP_M * tl.cdiv(N, BLOCK_N)
+    for pid in tl.range(tl.program_id(0), tiles, tiles):
+        first_m = (pid // in_group) * GROUP_M
+        size_m = tl.minimum(num_m - first_m, GROUP_M)
+        om = (first_m + (pid % in_group) % size_m) * BLOCK_M
+        on = ((pid % in_group) // size_m) * BLOCK_N
+        acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+        acc2 = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+        for k in range(0, K, BLOCK_K):
+            a = a_d.load([om, k])
+            acc = tl.dot(a, b_d.load([on, k]).T, acc)
+            if GATED:
+                acc2 = tl.dot(a, b2_d.load([on, k]).T, acc2)
+        if GATED:
+            acc = acc / (1.0 + tl.exp(-acc)) * acc2
+        c_d.store([om, on], acc.to(c_d.dtype))
+
+@triton.jit
+def _gateup_gemm(x_ptr, wg_ptr, wu_ptr, h_ptr, M, N, K,
+                 BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+                 GROUP_M: tl.constexpr, EVEN_K: tl.constexpr):
+    """Large M, compute bound: h = silu(x Wg^T) * (x Wu^T) as one tensor-core GEMM whose N tile holds the
+    gate and the up rows of the same outputs (two accumulators), with SwiGLU in the epilogue, so the
+    [M, 2N] intermediate never goes to memory. Grouped raster: GROUP_M row tiles share weight tiles in L2."""
+    pid = tl.program_id(0)
+    num_m = tl.cdiv(M, BLOCK_M)
+    num_n = tl.cdiv(N, BLOCK_N)
+    in_group = GROUP_M * num_n
+    first_m = (pid // in_group) * GROUP_M
+    size_m = tl.minimum(num_m - first_m, GROUP_M)
+    pid_m = first_m + (pid % in_group) % size_m
+    pid_n = (pid % in_group) // size_m
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    rows = offs_m % M  # wrapped, not masked: the loads stay unpredicated; the store is masked
+    cols = offs_n % N
+    acc_g = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    acc_u = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        offs_k = k0 + tl.arange(0, BLOCK_K)
+        a_ptrs = x_ptr + rows[:, None] * K + offs_k[None, :]
+        w_off = cols[None, :] * K + offs_k[:, None]
+        if EVEN_K:
+            a = tl.load(a_ptrs)
+            bg = tl.load(wg_ptr + w_off)
+            bu = tl.load(wu_ptr + w_off)
+        else:
+            a = tl.load(a_ptrs, mask=offs_k[None, :] < K, other=0.0)
+            bg = tl.load(wg_ptr + w_off, mask=offs_k[:, None] < K, other=0.0)
+            bu = tl.load(wu_ptr + w_off, mask=offs_k[:, None] < K, other=0.0)
+        acc_g += tl.dot(a, bg)
+        acc_u += tl.dot(a, bu)
+    h = acc_g / (1.0 + tl.exp(-acc_g)) * acc_u
+    mask = (offs_m[:, None] < M) & (offs_n[None, :] < N)
+    tl.store(h_ptr + offs_m[:, None] * N + offs_n[None, :], h.to(h_ptr.dtype.element_ty), mask=mask)
+
+FMA_MAX_M = 1  # M <= this: CUDA-core GEMV (0: never)
 SMALL_MAX_M = 64  # M <= this: tensor-core weight streaming; above: compute-bound GEMMs
 SMALL_DOWN_PDL = 1  # 1: the small path's kernels chained by programmatic dependent launch
 SMALL_GRAPH = 0  # 1: the small path replayed from a CUDA graph captured once per M
@@ -308,9 +431,12 @@ class ModelNew(Model):
         self._wg = self.gate_proj.weight.detach().contiguous()
         self._wu = self.up_proj.weight.detach().contiguous()
         self._wd = self.down_proj.weight.detach().contiguous()
-        # [gate; up] as one [2N, K] matrix for the large path's one cuBLAS GEMM: made at its first
-        # call (a decode-only caller never pays its memory), once, like the rest of prepare()
-        self._wgu = None
+        # the large path's TMA kernel needs Hopper or later, Triton's host descriptors and rows whose bytes are a
+        # multiple of 16; elsewhere its fallback runs
+        self._tma = (TensorDescriptor is not None and self._wd.is_cuda
+                     and torch.cuda.get_device_capability(self._wd.device)[0] >= 9
+                     and all(n * self._wd.element_size() % 16 == 0 for n in self._wd.shape))
+        self._descs = {}  # (weight's address, tile rows, tile columns) -> its TMA descriptor
         # (gate, up, PACKED) and (down, PACKED) as _gateup_stream and _down_stream take them
         self._small_gu = (self._wg, self._wu, False)
         self._small_wd = (self._wd, False)
@@ -336,7 +462,9 @@ class ModelNew(Model):
         if a.data_ptr() % 16:  # the bound launches are specialised, as Triton does, to 16-byte aligned tensors
             a = a.clone()
         M = a.shape[0]
-        if M <= SMALL_MAX_M:
+        if M <= FMA_MAX_M:
+            y = self._tiny(a)
+        elif M <= SMALL_MAX_M:
             y = self._small_path(a) if self._graphs is None else self._small_replayed(a)
         else:
             y = self._large(a)
@@ -345,6 +473,24 @@ class ModelNew(Model):
     def _small_path(self, a):
         """The fused kernel where its tiles divide the weights (they are not masked), else the separate kernels."""
         return self._fused(a) if SMALL_FUSED and self._fused_fits and a.shape[0] <= 128 else self._small(a)
+
+    def _tiny(self, a):
+        """One token (decode): the gate-up GEMV (1 rows of each a program, SwiGLU in its epilogue), then
+        the down GEMV (1 rows a program), on CUDA cores; weights loaded "evict_first"."""
+        M, K = a.shape
+        N = self._wg.shape[0]
+        h = self._buffer("h", (M, N), a.dtype)
+        y = torch.empty((M, K), device=a.device, dtype=a.dtype)
+        _launch(self._bound, ("tiny gate-up", a.dtype), _gemv_gateup, (a, self._wg, self._wu, h, N, K),
+                lambda: ((_cdiv(N, 1),), dict(
+                    ROWS=1, BLOCK_K=2048, EVEN=N % 1 == 0 and K % 2048 == 0,
+                    W_EVICT="evict_first", GDC=self._pdl, num_warps=8, num_stages=3)))
+        _launch(self._bound, ("tiny down", a.dtype), _gemv_down, (h, self._wd, y, K, N),
+                lambda: ((_cdiv(K, 1),), dict(
+                    ROWS=1, BLOCK_K=1024,
+                    EVEN=K % 1 == 0 and N % 1024 == 0, W_EVICT="evict_first",
+                    GDC=self._pdl, num_warps=8, num_stages=3, launch_pdl=self._pdl)))
+        return y
 
     def _small(self, a):
         """Small M: tensor-core streaming of gate and up (split over K: 1) with the SwiGLU epilogue
@@ -396,13 +542,28 @@ class ModelNew(Model):
         return self._scratch[key]
 
     def _large(self, a):
-        """Large M, compute bound: gate-up by cublas, down by cublas."""
+        """Large M, compute bound: gate-up by tma, down by cublas."""
         M, K = a.shape
         N = self._wg.shape[0]
-        if self._wgu is None:
-            self._wgu = torch.cat([self._wg, self._wu])
-        gu = torch.mm(a, self._wgu.t())  # cuBLAS: gate and up in one GEMM
         h = torch.empty((M, N), device=a.device, dtype=a.dtype)
-        _launch(self._bound, ("large swiglu", M, a.dtype), _swiglu, (gu, h, N),
-                lambda: ((M, _cdiv(N, 1024)), dict(BLOCK=1024)))
+        if self._tma:  # TMA GEMM, SwiGLU in its epilogue
+            _gemm_tma[(_cdiv(M, 128) * _cdiv(N, 128),)](
+                self._desc(a, 128, 64), self._desc(self._wg, 128, 64), self._desc(self._wu, 128, 64),
+                self._desc(h, 128, 128), M, N, K, BLOCK_M=128, BLOCK_N=128, BLOCK_K=64,
+                GATED=True, GROUP_M=8, num_warps=8, num_stages=4)
+        else:  # the same tiles by pointer loads
+            _launch(self._bound, ("large gate-up", M, a.dtype), _gateup_gemm,
+                    (a, self._wg, self._wu, h, M, N, K),
+                    lambda: ((_cdiv(M, 128) * _cdiv(N, 128),),
+                             dict(BLOCK_M=128, BLOCK_N=128, BLOCK_K=64, GROUP_M=8,
+                                  EVEN_K=K % 64 == 0, num_warps=8, num_stages=4)))
         return torch.mm(h, self._wd.t())  # cuBLAS: the fastest down GEMM at large M
+
+    def _desc(self, t, rows, cols):
+        """A TMA descriptor of t for [rows, cols] tiles; a weight's made once (its storage does not change)."""
+        if not any(t is w for w in (self._wg, self._wu, self._wd)):
+            return TensorDescriptor.from_tensor(t, [rows, cols])
+        key = (t.data_ptr(), rows, cols)
+        if key not in self._descs:
+            self._descs[key] = TensorDescriptor.from_tensor(t, [rows, cols])
+        return self._descs[key]

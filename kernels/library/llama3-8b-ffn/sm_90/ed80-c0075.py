@@ -1,16 +1,16 @@
 """Llama-style gated MLP: GEMV/weight-streaming paths for small M, fused GEMMs for large M.
 
 Written by agentopt's template coder from the template `gated_mlp` at the point:
-    fma_max_m = 1
+    fma_max_m = 0
     small_max_m = 64
     fma_block_n = 1
     fma_block_k = 2048
     fma_warps = 8
-    fma_stages = 3
+    fma_stages = 1
     fma_down_block_n = 1
     fma_down_block_k = 1024
-    fma_down_warps = 8
-    fma_down_stages = 3
+    fma_down_warps = 4
+    fma_down_stages = 2
     fma_evict = 'evict_first'
     small_block_m = 128
     small_block_n = 64
@@ -19,20 +19,20 @@ Written by agentopt's template coder from the template `gated_mlp` at the point:
     small_gu_reduce = 'down'
     small_warps = 8
     small_stages = 3
-    small_packed = 0
-    small_down_block_m = 64
-    small_down_block_n = 128
+    small_packed = 1
+    small_down_block_m = 128
+    small_down_block_n = 64
     small_down_block_k = 128
     small_down_split = 4
     small_down_warps = 4
     small_down_stages = 3
-    small_down_packed = 0
+    small_down_packed = 1
     small_down_reduce = 'kernel'
     small_down_pdl = 1
     small_graph = 0
     small_fused = 0
     fused_gu_bn = 32
-    fused_gu_bk = 128
+    fused_gu_bk = 64
     fused_d_bn = 64
     fused_d_bk = 128
     fused_d_split = 8
@@ -42,10 +42,10 @@ Written by agentopt's template coder from the template `gated_mlp` at the point:
     large_gateup = 'cublas'
     large_down = 'cublas'
     large_block_m = 128
-    large_block_n = 128
+    large_block_n = 256
     large_block_k = 64
     large_group_m = 8
-    large_warps = 8
+    large_warps = 4
     large_stages = 3
 """
 
@@ -276,60 +276,12 @@ def _splitk_sum(ws_ptr, y_ptr, MN, SPLIT_K: tl.constexpr, BLOCK: tl.constexpr, G
         acc += tl.load(ws_ptr + s * MN + offs, mask=mask, other=0.0)
     tl.store(y_ptr + offs, acc.to(y_ptr.dtype.element_ty), mask=mask)
 
-@triton.jit
-def _gemv_gateup(x_ptr, wg_ptr, wu_ptr, h_ptr, N, K, ROWS: tl.constexpr, BLOCK_K: tl.constexpr, EVEN: tl.constexpr,
-                 W_EVICT: tl.constexpr, GDC: tl.constexpr):
-    """One token (decode), on CUDA cores: h = silu(x Wg^T) * (x Wu^T). A program reads ROWS whole rows of W_gate
-    and of W_up (runs of K contiguous elements), BLOCK_K a step; each lane keeps its float32 products, summed over
-    K once after the loop, not a reduction across the warps every step. W_EVICT: the weights' L2 eviction policy
-    ("evict_first": read once, out first); x is kept ("evict_last"). EVEN: ROWS divides N and BLOCK_K divides K
-    (no masks). GDC: the down kernel may launch at once (programmatic dependent launch)."""
-    if GDC:
-        tl.extra.cuda.gdc_launch_dependents()
-    rows = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
-    acc_g = tl.zeros((ROWS, BLOCK_K), dtype=tl.float32)
-    acc_u = tl.zeros((ROWS, BLOCK_K), dtype=tl.float32)
-    for k0 in range(0, K, BLOCK_K):
-        ks = k0 + tl.arange(0, BLOCK_K)
-        off = rows[:, None] * K + ks[None, :]
-        if EVEN:
-            x = tl.load(x_ptr + ks, eviction_policy="evict_last")
-            wg = tl.load(wg_ptr + off, eviction_policy=W_EVICT)
-            wu = tl.load(wu_ptr + off, eviction_policy=W_EVICT)
-        else:
-            mask = (rows[:, None] < N) & (ks[None, :] < K)
-            x = tl.load(x_ptr + ks, mask=ks < K, other=0.0, eviction_policy="evict_last")
-            wg = tl.load(wg_ptr + off, mask=mask, other=0.0, eviction_policy=W_EVICT)
-            wu = tl.load(wu_ptr + off, mask=mask, other=0.0, eviction_policy=W_EVICT)
-        xf = x.to(tl.float32)[None, :]
-        acc_g += xf * wg.to(tl.float32)
-        acc_u += xf * wu.to(tl.float32)
-    g = tl.sum(acc_g, axis=1)
-    u = tl.sum(acc_u, axis=1)
-    tl.store(h_ptr + rows, (g / (1.0 + tl.exp(-g)) * u).to(h_ptr.dtype.element_ty), mask=rows < N)
-
-
-@triton.jit
-def _gemv_down(h_ptr, w_ptr, y_ptr, N, K, ROWS: tl.constexpr, BLOCK_K: tl.constexpr, EVEN: tl.constexpr,
-               W_EVICT: tl.constexpr, GDC: tl.constexpr):
-    """One token, y = h W_down^T, as _gemv_gateup (N outputs, K = the intermediate size). GDC: launched early,
-    waits on the GPU for the gate-up kernel's h."""
-    if GDC:
-        tl.extra.cuda.gdc_wait()
-    rows = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
-    acc = tl.zeros((ROWS, BLOCK_K), dtype=tl.float32)
-    for k0 in range(0, K, BLOCK_K):
-        ks = k0 + tl.arange(0, BLOCK_K)
-        off = rows[:, None] * K + ks[None, :]
-        if EVEN:
-            h = tl.load(h_ptr + ks, eviction_policy="evict_last")
-            w = tl.load(w_ptr + off, eviction_policy=W_EVICT)
-        else:
-            h = tl.load(h_ptr + ks, mask=ks < K, other=0.0, eviction_policy="evict_last")
-            w = tl.load(w_ptr + off, mask=(rows[:, None] < N) & (ks[None, :] < K), other=0.0,
-                        eviction_policy=W_EVICT)
-        acc += h.to(tl.float32)[None, :] * w.to(tl.float32)
-    tl.store(y_ptr + rows, tl.sum(acc, axis=1).to(y_ptr.dtype.element_ty), mask=rows < N)
+def _tile_major(weights, block_n, block_k):
+    """[N, K] weights (all of one shape) as [N/block_n, K/block_k, len(weights), block_n, block_k], contiguous: each
+    (block_n x block_k) tile of each weight one run of memory, a tile row's K steps one after another."""
+    n, k = weights[0].shape
+    tiles = [w.reshape(n // block_n, block_n, k // block_k, block_k).transpose(1, 2) for w in weights]
+    return torch.stack(tiles, dim=2).contiguous()
 
 
 @triton.jit
@@ -342,7 +294,7 @@ def _swiglu(gu_ptr, h_ptr, N, BLOCK: tl.constexpr):
     u = tl.load(gu_ptr + row * 2 * N + N + offs, mask=mask, other=0.0).to(tl.float32)
     tl.store(h_ptr + row * N + offs, (g / (1.0 + tl.exp(-g)) * u).to(h_ptr.dtype.element_ty), mask=mask)
 
-FMA_MAX_M = 1  # M <= this: CUDA-core GEMV (0: never)
+FMA_MAX_M = 0  # M <= this: CUDA-core GEMV (0: never)
 SMALL_MAX_M = 64  # M <= this: tensor-core weight streaming; above: compute-bound GEMMs
 SMALL_DOWN_PDL = 1  # 1: the small path's kernels chained by programmatic dependent launch
 SMALL_GRAPH = 0  # 1: the small path replayed from a CUDA graph captured once per M
@@ -366,6 +318,11 @@ class ModelNew(Model):
         # (gate, up, PACKED) and (down, PACKED) as _gateup_stream and _down_stream take them
         self._small_gu = (self._wg, self._wu, False)
         self._small_wd = (self._wd, False)
+        if self._wg.shape[0] % 64 == 0 and self._wg.shape[1] % 64 == 0:
+            tiles = _tile_major((self._wg, self._wu), 64, 64)
+            self._small_gu = (tiles, tiles, True)
+        if self._wd.shape[0] % 64 == 0 and self._wd.shape[1] % 512 == 0:
+            self._small_wd = (_tile_major((self._wd,), 64, 128), True)
         # programmatic dependent launch needs Hopper or later (elsewhere the kernels run plainly one after another)
         self._pdl = (bool(SMALL_DOWN_PDL) and self._wd.is_cuda
                      and torch.cuda.get_device_capability(self._wd.device)[0] >= 9)
@@ -383,9 +340,7 @@ class ModelNew(Model):
         if a.data_ptr() % 16:  # the bound launches are specialised, as Triton does, to 16-byte aligned tensors
             a = a.clone()
         M = a.shape[0]
-        if M <= FMA_MAX_M:
-            y = self._tiny(a)
-        elif M <= SMALL_MAX_M:
+        if M <= SMALL_MAX_M:
             y = self._small_path(a) if self._graphs is None else self._small_replayed(a)
         else:
             y = self._large(a)
@@ -394,24 +349,6 @@ class ModelNew(Model):
     def _small_path(self, a):
         """The fused kernel where its tiles divide the weights (they are not masked), else the separate kernels."""
         return self._fused(a) if SMALL_FUSED and self._fused_fits and a.shape[0] <= 128 else self._small(a)
-
-    def _tiny(self, a):
-        """One token (decode): the gate-up GEMV (1 rows of each a program, SwiGLU in its epilogue), then
-        the down GEMV (1 rows a program), on CUDA cores; weights loaded "evict_first"."""
-        M, K = a.shape
-        N = self._wg.shape[0]
-        h = self._buffer("h", (M, N), a.dtype)
-        y = torch.empty((M, K), device=a.device, dtype=a.dtype)
-        _launch(self._bound, ("tiny gate-up", a.dtype), _gemv_gateup, (a, self._wg, self._wu, h, N, K),
-                lambda: ((_cdiv(N, 1),), dict(
-                    ROWS=1, BLOCK_K=2048, EVEN=N % 1 == 0 and K % 2048 == 0,
-                    W_EVICT="evict_first", GDC=self._pdl, num_warps=8, num_stages=3)))
-        _launch(self._bound, ("tiny down", a.dtype), _gemv_down, (h, self._wd, y, K, N),
-                lambda: ((_cdiv(K, 1),), dict(
-                    ROWS=1, BLOCK_K=1024,
-                    EVEN=K % 1 == 0 and N % 1024 == 0, W_EVICT="evict_first",
-                    GDC=self._pdl, num_warps=8, num_stages=3, launch_pdl=self._pdl)))
-        return y
 
     def _small(self, a):
         """Small M: tensor-core streaming of gate and up (split over K: 1) with the SwiGLU epilogue
@@ -428,8 +365,8 @@ class ModelNew(Model):
                     SPLIT_K=1, USE_DOT=True, EVEN_K=K % (1 * 64) == 0,
                     GDC=self._pdl, PACKED=packed, LAST=False, num_warps=8,
                     num_stages=3)))
-        bm = _block_m(M, 64)
-        return self._down("small", h, M, 0, bm, True, 128, 128,
+        bm = _block_m(M, 128)
+        return self._down("small", h, M, 0, bm, True, 64, 128,
                           4, 4, 3, False, self._pdl,
                           self._small_wd)
 
