@@ -271,6 +271,7 @@ def test_held_bytes_count_the_tile_major_copies_a_packed_point_keeps(tmp_problem
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
     assert prepared[1] == prepared[0] < weights / 10  # the shared weights themselves are not counted
     assert held[1] - held[0] == weights == 3 * 512 * 64 * 4
+    assert held[0] > prepared[0]  # the small path's intermediates are counted too
     # after calls the model is still an nn.Module a user can save: its state dict is a fresh one's
     assert list(model.state_dict()) == list(cand.ModelNew(*mod.get_init_inputs()).state_dict())
 
