@@ -182,9 +182,6 @@ def _interpreter_cases(problems) -> list[dict]:
             chosen.append({**t.SEED, "small_gu_split": 4, "small_gu_reduce": "last"})
             chosen.append({**t.SEED, "small_packed": 1, "small_down_packed": 1, "small_gu_split": 2,
                            "small_gu_reduce": "last", "small_down_reduce": "last", "small_down_split": 2})
-            # the large path's TMA kernel itself (on the CPU a candidate takes its fallback unless told otherwise;
-            # the interpreter runs tensor descriptors in float32), gate-up and down, tiles clipped at M=300, N=96
-            chosen.append({**t.SEED, "large_gateup": "tma", "large_down": "tma", "attrs": {"_tma": True}})
             shapes += [{"M": 4, "HIDDEN": 64, "INTERMEDIATE": 96}, {"M": 300, "HIDDEN": 64, "INTERMEDIATE": 96},
                        {"M": 5, "HIDDEN": 64, "INTERMEDIATE": 512}, {"M": 5, "HIDDEN": 128, "INTERMEDIATE": 512}]
         if name == "softmax":
@@ -193,6 +190,12 @@ def _interpreter_cases(problems) -> list[dict]:
         if name == "torch_compile":
             shapes = shapes[:1]
         cases += [{"template": name, "problem": spec, "params": p, "shapes": shapes} for p in chosen]
+        if name == "gated_mlp":
+            # the large path's TMA kernel itself (on the CPU a candidate takes its fallback unless told otherwise;
+            # the interpreter runs tensor descriptors in float32), gate-up and down, tiles clipped at M=300, N=96
+            cases.append({"template": name, "problem": spec, "attrs": {"_tma": True},
+                          "params": {**t.SEED, "large_gateup": "tma", "large_down": "tma"},
+                          "shapes": [{"M": 300, "HIDDEN": 64, "INTERMEDIATE": 96}]})
     return cases
 
 
@@ -441,8 +444,7 @@ def _run_cases(cases: list[dict]) -> list[dict]:
                    "rel_err": None, "tol": problem.tolerance("cpu")}
             try:
                 mod = problem.module(shape)
-                params = {k: v for k, v in case["params"].items() if k != "attrs"}
-                cand = load_source(t.render(params, problem), "agentopt_candidate")
+                cand = load_source(t.render(case["params"], problem), "agentopt_candidate")
                 sys.modules[cand.__name__] = cand  # torch.compile looks the candidate's module up by name
                 torch.manual_seed(0)
                 ref = mod.Model(*mod.get_init_inputs())
@@ -450,7 +452,7 @@ def _run_cases(cases: list[dict]) -> list[dict]:
                 new.load_state_dict(ref.state_dict(), strict=True)
                 if hasattr(new, "prepare"):
                     new.prepare()
-                for name, value in case["params"].get("attrs", {}).items():
+                for name, value in case.get("attrs", {}).items():
                     setattr(new, name, value)
                 errs = []
                 for seed in (1, 2):  # two calls: a kernel that leaves state behind (counters) fails the second

@@ -150,9 +150,8 @@ def large(p: dict[str, Any]) -> str:
     launch = f"GROUP_M={p['large_group_m']}, num_warps={p['large_warps']}, num_stages={p['large_stages']}"
 
     def tiles(even_k: str) -> str:
-        return (f"BLOCK_M={bm}, BLOCK_N={bn}, BLOCK_K={bk}, GROUP_M={p['large_group_m']},\n"
-                f"                              EVEN_K={even_k} % {bk} == 0, "
-                f"num_warps={p['large_warps']}, num_stages={p['large_stages']}")
+        return (f"BLOCK_M={bm}, BLOCK_N={bn}, BLOCK_K={bk}, EVEN_K={even_k} % {bk} == 0,\n"
+                f"                              {launch}")
 
     def tma(a: str, b: str, b2: str, c: str, n: str, k: str, gated: bool, indent: str) -> str:
         return (f"{indent}_gemm_tma[(_cdiv(M, {bm}) * _cdiv({n}, {bn}),)](\n"
