@@ -88,20 +88,23 @@ def test_reference_against_itself_scores_about_one(ffn, capsys):
 
 
 def test_the_weight_copies_a_template_point_keeps_are_reported(ffn):
-    """What a user patching many layers pays: the gated-MLP point with both small-path weights tile-major keeps
-    exactly one more copy of the three weights than the SEED, and the SEED keeps [gate; up] concatenated for
-    cuBLAS (made at its first call at M >= 128), as the evaluator reports them after the first calls."""
+    """What a user patching many layers pays, as the evaluator reports it after the first calls: the SEED (TMA
+    gate-up, which reads gate and up where they lie) keeps no copy of the weights, only its intermediates; the
+    point with both small-path weights tile-major keeps exactly one more copy of the three weights; the point with
+    cuBLAS's gate-up keeps [gate; up] concatenated (made at its first call at M >= 128)."""
     from agentopt.kernels.templates import TEMPLATES
 
     t, problem = TEMPLATES["gated_mlp"], get_problem("llama3-8b-ffn")
     held = {}
-    for name, params in (("seed", t.SEED), ("tile-major", {**t.SEED, **t.VARIANTS[0]})):
+    for name, params in (("seed", t.SEED), ("tile-major", {**t.SEED, **t.VARIANTS[0]}),
+                         ("cublas gate-up", {**t.SEED, "large_gateup": "cublas"})):
         evaluation = ffn.evaluate(t.render(params, problem))
         assert evaluation.status == "ok", evaluation.reason
         held[name] = evaluation.compile.held_bytes
     weights = 3 * 4096 * 14336 * 2
+    assert 0 < held["seed"] < weights / 10
     assert held["tile-major"] - held["seed"] == weights
-    assert 2 / 3 * weights <= held["seed"] < weights
+    assert held["cublas gate-up"] - held["seed"] == 2 * 4096 * 14336 * 2
 
 
 def test_illegal_memory_access_is_a_crash_and_the_next_candidate_runs():

@@ -144,8 +144,9 @@ DOWN = '''
 
 
 def large(p: dict[str, Any]) -> str:
-    """The large path's method: the pointer-load Triton launches bound as the small paths' are (launch.py); the TMA
-    kernel launched plainly (its descriptors are new objects each call), with its fallback where it cannot run."""
+    """The large path's method, its Triton launches bound as the small paths' are (launch.py), the TMA kernel's
+    too: Triton's compiled-kernel runner turns host descriptors into the engine's own at each launch, so a bound
+    launch takes the descriptors made for each call's activations. With its fallback where TMA cannot run."""
     bm, bn, bk = p["large_block_m"], p["large_block_n"], p["large_block_k"]
     launch = f"GROUP_M={p['large_group_m']}, num_warps={p['large_warps']}, num_stages={p['large_stages']}"
 
@@ -154,10 +155,13 @@ def large(p: dict[str, Any]) -> str:
                 f"                              {launch}")
 
     def tma(a: str, b: str, b2: str, c: str, n: str, k: str, gated: bool, indent: str) -> str:
-        return (f"{indent}_gemm_tma[(_cdiv(M, {bm}) * _cdiv({n}, {bn}),)](\n"
-                f"{indent}    self._desc({a}, {bm}, {bk}), self._desc({b}, {bn}, {bk}), self._desc({b2}, {bn}, {bk}),\n"
-                f"{indent}    self._desc({c}, {bm}, {bn}), M, {n}, {k}, BLOCK_M={bm}, BLOCK_N={bn}, BLOCK_K={bk},\n"
-                f"{indent}    GATED={gated}, {launch})\n")
+        what = "gate-up" if gated else "down"
+        return (f"{indent}_launch(self._bound, (\"large tma {what}\", M, a.dtype), _gemm_tma,\n"
+                f"{indent}        (self._desc({a}, {bm}, {bk}), self._desc({b}, {bn}, {bk}),\n"
+                f"{indent}         self._desc({b2}, {bn}, {bk}), self._desc({c}, {bm}, {bn}), M, {n}, {k}),\n"
+                f"{indent}        lambda: ((_cdiv(M, {bm}) * _cdiv({n}, {bn}),),\n"
+                f"{indent}                 dict(BLOCK_M={bm}, BLOCK_N={bn}, BLOCK_K={bk}, GATED={gated},\n"
+                f"{indent}                      {launch})))\n")
     pointer_gateup = ("_launch(self._bound, (\"large gate-up\", M, a.dtype), _gateup_gemm,\n"
                       "                (a, self._wg, self._wu, h, M, N, K),\n"
                       f"                lambda: ((_cdiv(M, {bm}) * _cdiv(N, {bn}),),\n"
