@@ -5,7 +5,7 @@
 #   bash benchmarks/gpu_check.sh            # setup + GPU tests + evaluator benchmark + ffn/rmsnorm benchmarks
 #   bash benchmarks/gpu_check.sh tests      # only some stages (setup is implied);
 #                                           # stages: tests eval tune ffn run contention probe fused layout balance
-#                                           #         inflight order mid inductor evict tiny large norm tmadiag bench
+#                                           #         inflight order mid midtma inductor evict tiny large norm tmadiag bench
 #                                           #         refresh search
 #   GPU_TESTS="tests/test_a.py tests/test_b.py" bash benchmarks/gpu_check.sh tests   # a subset of the GPU tests
 #   TEMPLATE_GROUPS=small_fused,small_launch ... tests   # tests/test_templates_gpu.py over those groups only
@@ -22,6 +22,7 @@
 #   EVICT_ARGS="--ms 1,16" bash benchmarks/gpu_check.sh evict   # benchmarks/experiments/evict_probe.py
 #   TINY_ARGS="--ms 1" bash benchmarks/gpu_check.sh tiny   # benchmarks/experiments/tiny_probe.py
 #   LARGE_ARGS="--ms 4096" bash benchmarks/gpu_check.sh large   # benchmarks/experiments/large_probe.py
+#   MIDTMA_ARGS="--ms 128,1024" bash benchmarks/gpu_check.sh midtma   # benchmarks/experiments/mid_tma_probe.py
 #   NORM_ARGS="--ms 4096" bash benchmarks/gpu_check.sh norm   # benchmarks/experiments/norm_probe.py
 #   RUN_ARGS="--jit-inside-lock --tag jit-inside" bash benchmarks/gpu_check.sh run   # options of run_speed.py
 #   SEARCH="llama3-8b-ffn:6 llama3-8b-rmsnorm:1.5" bash benchmarks/gpu_check.sh search   # agentopt run (minutes
@@ -71,6 +72,7 @@ for s in $stages; do
     inflight) stage inflight python3 benchmarks/experiments/inflight_probe.py ${INFLIGHT_ARGS:-} ;;
     order) stage order python3 benchmarks/experiments/order_probe.py ${ORDER_ARGS:-} ;;
     mid) stage mid python3 benchmarks/experiments/mid_probe.py ${MID_ARGS:-} ;;
+    midtma) stage midtma python3 benchmarks/experiments/mid_tma_probe.py ${MIDTMA_ARGS:-} ;;
     inductor) stage inductor python3 benchmarks/experiments/inductor_probe.py ${INDUCTOR_ARGS:-} ;;
     evict) stage evict python3 benchmarks/experiments/evict_probe.py ${EVICT_ARGS:-} ;;
     tiny) stage tiny python3 benchmarks/experiments/tiny_probe.py ${TINY_ARGS:-} ;;

@@ -105,7 +105,11 @@ TILES = [(128, 128, 64, 8, 3), (128, 128, 64, 8, 4), (128, 64, 64, 4, 4), (128, 
 GROUP_M = 8
 
 
-def rows_at(M: int, w: Weights, rounds: int, mod, sms: int) -> list[dict]:
+def rows_at(M: int, rounds: int, w: Weights, S, mod, sms: int, tiles=TILES,
+            kinds=("tile", "persistent", "persistent ws")) -> list[dict]:
+    """Kernel rows at M: cuBLAS's gate-up, the SwiGLU pass, both, the template's pointer-load GEMM (S: the
+    template's large-path kernels), and the TMA kernels of `mod` at each of `tiles` in each of `kinds` (one tile
+    a program, persistent, persistent with warp specialisation)."""
     from triton.tools.tensor_descriptor import TensorDescriptor
 
     x = torch.randn(M, H, device="cuda", dtype=torch.bfloat16)
@@ -134,12 +138,12 @@ def rows_at(M: int, w: Weights, rounds: int, mod, sms: int) -> list[dict]:
     name = "pointer loads 128x128x64 w8 s3 (template)"
     fns[name], wants[name] = pointer, want
 
-    for bm, bn, bk, warps, stages in TILES:
+    for bm, bn, bk, warps, stages in tiles:
         h = torch.empty((M, I), device="cuda", dtype=torch.bfloat16)
         descs = (TensorDescriptor.from_tensor(x, [bm, bk]), TensorDescriptor.from_tensor(w.wg, [bn, bk]),
                  TensorDescriptor.from_tensor(w.wu, [bn, bk]), TensorDescriptor.from_tensor(h, [bm, bn]))
         tiles = triton.cdiv(M, bm) * triton.cdiv(I, bn)
-        for kind in ("tile", "persistent", "persistent ws"):
+        for kind in kinds:
             progs = tiles if kind == "tile" else min(tiles, sms)
 
             def run(descs=descs, h=h, progs=progs, kind=kind, bm=bm, bn=bn, bk=bk, warps=warps, stages=stages):
@@ -154,8 +158,6 @@ def rows_at(M: int, w: Weights, rounds: int, mod, sms: int) -> list[dict]:
     return kernel_rates(M, fns, wants, {n: gu_flops for n in fns}, rounds)
 
 
-S = None  # the template's large-path kernels (the pointer-load GEMM and the SwiGLU pass), loaded in main()
-
 # whole candidates (the SEED at these M, with its large path so), added after the first run
 WHOLE = {"cublas (library)": {"large_gateup": "cublas", "large_down": "cublas"},
          "tma gate-up": {"large_gateup": "tma", "large_down": "cublas"},
@@ -165,17 +167,20 @@ WHOLE = {"cublas (library)": {"large_gateup": "cublas", "large_down": "cublas"},
          "pointer gate-up": {"large_gateup": "triton", "large_down": "cublas"}}
 
 
-def main():
-    global S
-    args = probe_args(__doc__, ms="1024,4096")
+def setup():
+    """What rows_at needs after M and the rounds: the weights, the template's large-path kernels, this file's TMA
+    kernels and the SM count; and the copy rate (GB/s)."""
     S = load_source("import torch\nimport triton\nimport triton.language as tl\n" + KS.GATEUP_GEMM + KS.SWIGLU,
                     "large_kernels")
-    mod = load_source(TMA, "gateup_tma")
-    sms = torch.cuda.get_device_properties(0).multi_processor_count
-    w = Weights()
-    copy = copy_bandwidth_gbps()
+    kernels = (Weights(), S, load_source(TMA, "gateup_tma"), torch.cuda.get_device_properties(0).multi_processor_count)
+    return kernels, copy_bandwidth_gbps()
+
+
+def main():
+    args = probe_args(__doc__, ms="1024,4096")
+    kernels_of, copy = setup()
     kernels, candidates, points = per_m(get_problem("llama3-8b-ffn"), args, WHOLE,
-                                        lambda M: rows_at(M, w, args.rounds, mod, sms), copy)
+                                        lambda M: rows_at(M, args.rounds, *kernels_of), copy)
     path = write_result("large-probe", {"gpu": torch.cuda.get_device_name(0), "triton": triton.__version__,
                                         "tiles": TILES, "kernels": kernels, "candidates": candidates, **points})
     print(path)
