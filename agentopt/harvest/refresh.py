@@ -1,6 +1,8 @@
 """`agentopt library refresh`: each library kernel that a template wrote is rendered again by that template from
-the same point. Where the source changed, it is re-verified as a harvest verifies, and it takes the old file's
-place only if it passes and is no slower than `keep_fraction` of the old speedup on every shape it serves.
+the same point. Where the source changed, it is re-verified as a harvest verifies, beside the old file in the same
+evaluator (the machines are noisy: speedups of two runs do not compare), and it takes the old file's place only if
+it passes and is no slower than `keep_fraction` of the old file's speedup on every shape it serves (the speedups
+recorded in the index where the old file fails to run today).
 A harvest cannot bring in a template change that alters no GPU time (how kernels are launched, what the host
 does around them): the evaluator's timing does not see it, so a search ties with the old kernel. The entry keeps
 its provenance, records the refresh and its new re-verification, and keeps serving the same shapes."""
@@ -16,6 +18,9 @@ from agentopt.review import shape_key
 
 from .index import KernelEntry, LibraryIndex, device_arch
 from .verify import verify
+
+
+AS_IT_IS = "{} as it is"  # the name under which the old file is re-verified beside its new rendering
 
 
 class Refreshed(BaseModel):
@@ -67,13 +72,19 @@ def refresh(library: Path, device: str, config: HarvestConfig, problem: str | No
         if path.is_file() and path.read_text() == source:
             out.append(Refreshed(kernel=entry.name, status="up to date"))
             continue
-        verified = verify(get_problem(entry.problem), {entry.name: source}, device, info, config, progress)[0]
+        sources = {entry.name: source}
+        if path.is_file():
+            sources[AS_IT_IS.format(entry.name)] = path.read_text()
+        verified, *beside = verify(get_problem(entry.problem), sources, device, info, config, progress)
         if verified.error:
             out.append(Refreshed(kernel=entry.name, status="kept", reason=f"the new rendering {verified.error}"))
             continue
         old = {shape_key(m.shape): m for m in entry.measured}
         new = {shape_key(m.shape): m for m in verified.measured}
         served = {shape_key(s.shape): s.speedup or 0.0 for s in entry.shapes}
+        if beside and not beside[0].error:  # the old file's speedups in this run
+            today = {shape_key(m.shape): m.speedup or 0.0 for m in beside[0].measured}
+            served = {k: today.get(k, was) for k, was in served.items()}
         slower = [k for k, was in served.items() if (new[k].speedup or 0.0) < config.keep_fraction * was]
         if slower:
             out.append(Refreshed(kernel=entry.name, status="kept", reason=", ".join(
