@@ -125,7 +125,7 @@ def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, h_ptr, cnt_ptr, M, N, K,
     the GPU more, shorter programs to spread over its SMs than the N / BLOCK_N tiles alone.
     GDC (Hopper, programmatic dependent launch): the down kernel's programs may launch at once and wait on the GPU
     for this grid's writes, instead of being launched after its last tile.
-    PACKED: wg_ptr is prepare()'s tile-major copy of both weights (_tile_major: [N/BLOCK_N, K/BLOCK_K, 2, BLOCK_N,
+    PACKED: wg_ptr is the tile-major copy of both weights (_tile_major: [N/BLOCK_N, K/BLOCK_K, 2, BLOCK_N,
     BLOCK_K], gate then up; the blocks divide N and K), so a step reads one contiguous run of 2 x BLOCK_N x BLOCK_K
     elements and a program its whole stream in order, where nn.Linear's layout gives BLOCK_K-long pieces of
     2 x BLOCK_N rows 2 x K elements apart.
@@ -203,7 +203,7 @@ def _down_stream(h_ptr, w_ptr, out_ptr, y_ptr, cnt_ptr, M, N, K, H_PARTS: tl.con
     with LAST, that the last of a tile's SPLIT_K programs to finish (a counter per tile in cnt_ptr, left at zero
     for the next call) adds up in a fixed order and stores into y: no third kernel.
     GDC: launched early by programmatic dependent launch; waits on the GPU for the gate-up grid's h.
-    PACKED: w_ptr is prepare()'s tile-major copy of W_down ([N/BLOCK_N, K/BLOCK_K, BLOCK_N, BLOCK_K]; the blocks
+    PACKED: w_ptr is the tile-major copy of W_down ([N/BLOCK_N, K/BLOCK_K, BLOCK_N, BLOCK_K]; the blocks
     divide N and K): each step's tile is one contiguous run. W_EVICT: as _gateup_stream's."""
     if GDC:
         tl.extra.cuda.gdc_wait()
@@ -315,14 +315,7 @@ class ModelNew(Model):
         # [gate; up] as one [2N, K] matrix for the large path's one cuBLAS GEMM: made at its first
         # call (a decode-only caller never pays its memory), once, like the rest of prepare()
         self._wgu = None
-        # (gate, up, PACKED) and (down, PACKED) as _gateup_stream and _down_stream take them
-        self._small_gu = (self._wg, self._wu, False)
-        self._small_wd = (self._wd, False)
-        if self._wg.shape[0] % 64 == 0 and self._wg.shape[1] % 64 == 0:
-            tiles = _tile_major((self._wg, self._wu), 64, 64)
-            self._small_gu = (tiles, tiles, True)
-        if self._wd.shape[0] % 64 == 0 and self._wd.shape[1] % 512 == 0:
-            self._small_wd = (_tile_major((self._wd,), 64, 128), True)
+        self._small_w = None  # the small path's weights (_small_weights)
         # programmatic dependent launch needs Hopper or later (elsewhere the kernels run plainly one after another)
         self._pdl = (bool(SMALL_DOWN_PDL) and self._wd.is_cuda
                      and torch.cuda.get_device_capability(self._wd.device)[0] >= 9)
@@ -357,7 +350,7 @@ class ModelNew(Model):
         M, K = a.shape
         N = self._wg.shape[0]
         h = gu = self._buffer("h", (M, N), a.dtype)  # SwiGLU output
-        wg, wu, packed = self._small_gu
+        (wg, wu, packed), small_wd = self._small_weights()
         _launch(self._bound, ("small gate-up", M, a.dtype), _gateup_stream,
                 (a, wg, wu, gu, h, self._tile_counts, M, N, K),
                 lambda: ((_cdiv(M, _block_m(M, 128)), _cdiv(N, 64), 1), dict(
@@ -368,7 +361,21 @@ class ModelNew(Model):
         bm = _block_m(M, 128)
         return self._down("small", h, M, 0, bm, True, 64, 128,
                           4, 4, 3, False, self._pdl,
-                          self._small_wd)
+                          small_wd)
+
+    def _small_weights(self):
+        """(gate, up, PACKED) and (down, PACKED) as _gateup_stream and _down_stream take them; a
+        copy is made at the small path's first call: a caller that never runs that path never
+        holds it."""
+        if self._small_w is None:
+            gu, wd = (self._wg, self._wu, False), (self._wd, False)
+            if self._wg.shape[0] % 64 == 0 and self._wg.shape[1] % 64 == 0:
+                tiles = _tile_major((self._wg, self._wu), 64, 64)
+                gu = (tiles, tiles, True)
+            if self._wd.shape[0] % 64 == 0 and self._wd.shape[1] % 512 == 0:
+                wd = (_tile_major((self._wd,), 64, 128), True)
+            self._small_w = gu, wd
+        return self._small_w
 
     def _down(self, path, h, M, h_parts, bm, use_dot, block_n, block_k, split_k, num_warps, num_stages, last, pdl,
               weight):

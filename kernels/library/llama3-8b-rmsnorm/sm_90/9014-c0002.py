@@ -60,7 +60,7 @@ def _bind(kernel, grid, meta, args):
     if getattr(compiled, "function", None) is None:
         return None
     runner = compiled[tuple(grid) + (1,) * (3 - len(grid))]  # the runner reads three grid dimensions
-    tail = [meta[name] for name in kernel.arg_names[len(args):]]
+    tail = [meta.get(p.name, p.default) for p in kernel.params[len(args):]]  # constexprs; defaults where not given
     return lambda *again: runner(*again, *tail)
 
 
