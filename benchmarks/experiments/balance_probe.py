@@ -108,7 +108,7 @@ def kernel_rows(T, tile_major, tiles, w: Weights, M: int, rounds: int) -> list[d
                 h = torch.empty((M, I), device="cuda", dtype=torch.bfloat16)
                 T._gateup_stream[(1, I // BN, split)](
                     x, wg, wu, parts if split > 1 else h, h, counts, M, I, H, BLOCK_M=bm, BLOCK_N=BN, BLOCK_K=BK,
-                    SPLIT_K=split, USE_DOT=True, EVEN_K=True, GDC=False, PACKED=packed, LAST=split > 1,
+                    SPLIT_K=split, EVEN_K=True, GDC=False, PACKED=packed, LAST=split > 1,
                     num_warps=WARPS, num_stages=STAGES)
                 return h
             fns[f"gate-up {'tiles' if packed else 'rows'} split {split}{' last' if split > 1 else ''}"] = gateup

@@ -123,7 +123,7 @@ def tensor_core_rows(T, tile_major, w: Weights, M: int, rounds: int) -> list[dic
         def dn(ev=ev):
             T._down_stream[(triton.cdiv(M, dbm), H // c["bn"], c["split"])](
                 hd, wd, ws, ws, ws, M, H, I, H_PARTS=0, BLOCK_M=dbm, BLOCK_N=c["bn"], BLOCK_K=c["bk"],
-                SPLIT_K=c["split"], USE_DOT=True, EVEN_K=True, LAST=False, GDC=False, PACKED=True, W_EVICT=ev,
+                SPLIT_K=c["split"], EVEN_K=True, LAST=False, GDC=False, PACKED=True, W_EVICT=ev,
                 num_warps=c["warps"], num_stages=c["stages"])
             return ws
         name = f"tc down bn{c['bn']} bk{c['bk']} split{c['split']} bm{dbm} {ev or 'default'}"

@@ -37,7 +37,7 @@ def main():
     ws = torch.empty((split, M, H), device="cuda", dtype=torch.float32)
     cnt = torch.zeros(4096, device="cuda", dtype=torch.int32)
     grid = (1, H // 64, split)
-    meta = dict(H_PARTS=0, BLOCK_M=16, BLOCK_N=64, BLOCK_K=128, SPLIT_K=split, USE_DOT=True, EVEN_K=True, LAST=True,
+    meta = dict(H_PARTS=0, BLOCK_M=16, BLOCK_N=64, BLOCK_K=128, SPLIT_K=split, EVEN_K=True, LAST=True,
                 GDC=False, PACKED=False, num_warps=4, num_stages=3)
     y1 = torch.empty((M, H), device="cuda", dtype=torch.bfloat16)
 

@@ -114,7 +114,7 @@ def kernel_rows(T, tile_major, w: Weights, M: int, rounds: int) -> list[dict]:
             def gateup(c=c, wg=wg, wu=wu, packed=packed):
                 out = torch.empty((M, I), device="cuda", dtype=torch.bfloat16)
                 T._gateup_stream[(1, I // c["bn"], 1)](x, wg, wu, out, out, out, M, I, H, BLOCK_M=bm, BLOCK_N=c["bn"],
-                                                       BLOCK_K=c["bk"], SPLIT_K=1, USE_DOT=True, EVEN_K=True,
+                                                       BLOCK_K=c["bk"], SPLIT_K=1, EVEN_K=True,
                                                        GDC=False, PACKED=packed, num_warps=c["warps"],
                                                        num_stages=c["stages"])
                 return out
@@ -138,7 +138,7 @@ def packed_gateup(T, x, tiles, counts, bm: int, bn: int, bk: int, warps: int, st
     def gateup():
         h = torch.empty((M, I), device="cuda", dtype=torch.bfloat16)
         T._gateup_stream[(triton.cdiv(M, bm), I // bn, 1)](
-            x, tiles, tiles, h, h, counts, M, I, H, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, SPLIT_K=1, USE_DOT=True,
+            x, tiles, tiles, h, h, counts, M, I, H, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, SPLIT_K=1,
             EVEN_K=True, GDC=False, PACKED=True, LAST=False, num_warps=warps, num_stages=stages, **extra)
         return h
     return gateup
@@ -160,7 +160,7 @@ def down_fns(T, tile_major, w: Weights, M: int, configs: list[dict], layouts=(Fa
                 y = torch.empty((M, H), device="cuda", dtype=torch.bfloat16)
                 T._down_stream[(triton.cdiv(M, dbm), H // c["bn"], c["split"])](
                     h, wd, ws, y, ws, M, H, I, H_PARTS=0, BLOCK_M=dbm, BLOCK_N=c["bn"], BLOCK_K=c["bk"],
-                    SPLIT_K=c["split"], USE_DOT=True, EVEN_K=True, LAST=False, GDC=False, PACKED=packed,
+                    SPLIT_K=c["split"], EVEN_K=True, LAST=False, GDC=False, PACKED=packed,
                     num_warps=c["warps"], num_stages=c["stages"])
                 return ws  # the split-K partials: the probe times the down kernel alone
             name = (f"down {'tiles' if packed else 'rows'} bn{c['bn']} bk{c['bk']} split{c['split']} "

@@ -143,7 +143,7 @@ def kernel_rows(Ts: dict, tile_major, w: Weights, M: int, rounds: int) -> list[d
         def down(T=T, wd=wd, ws=ws, c=c, dbm=dbm):
             T._down_stream[(triton.cdiv(M, dbm), H // c["bn"], c["split"])](
                 hd, wd, ws, ws, ws, M, H, I, H_PARTS=0, BLOCK_M=dbm, BLOCK_N=c["bn"], BLOCK_K=c["bk"],
-                SPLIT_K=c["split"], USE_DOT=True, EVEN_K=True, LAST=False, GDC=False, PACKED=True,
+                SPLIT_K=c["split"], EVEN_K=True, LAST=False, GDC=False, PACKED=True,
                 num_warps=c["warps"], num_stages=c["stages"])
             return ws
         name = f"down {order}-major bn{c['bn']} bk{c['bk']} split{c['split']} w{c['warps']} s{c['stages']}"

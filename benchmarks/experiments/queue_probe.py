@@ -119,7 +119,7 @@ def main():
             def grid_fn(c=c):
                 h = torch.empty((M, I), device="cuda", dtype=torch.bfloat16)
                 T._gateup_stream[(1, I // c["bn"], 1)](x, w.wg, w.wu, h, h, h, M, I, H, BLOCK_M=bm, BLOCK_N=c["bn"],
-                                                       BLOCK_K=c["bk"], SPLIT_K=1, USE_DOT=True, EVEN_K=True,
+                                                       BLOCK_K=c["bk"], SPLIT_K=1, EVEN_K=True,
                                                        GDC=False, num_warps=c["warps"], num_stages=c["stages"])
                 return h
             fns[f"grid bn{c['bn']} bk{c['bk']} w{c['warps']} s{c['stages']}"] = grid_fn

@@ -79,7 +79,7 @@ def current(T, w, x, parts=None):
     if parts is None or "gateup" in parts:
         T._gateup_stream[(triton.cdiv(M, bm), I // s["small_block_n"], 1)](
             x, w.wg, w.wu, h, h, h, M, I, H, BLOCK_M=bm, BLOCK_N=s["small_block_n"], BLOCK_K=s["small_block_k"],
-            SPLIT_K=1, USE_DOT=True, EVEN_K=True, GDC=False, num_warps=s["small_warps"],
+            SPLIT_K=1, EVEN_K=True, GDC=False, num_warps=s["small_warps"],
             num_stages=s["small_stages"])
     split = s["small_down_split"]
     y = torch.empty((M, H), device="cuda", dtype=torch.bfloat16)
@@ -88,7 +88,7 @@ def current(T, w, x, parts=None):
     if parts is None or "down" in parts:
         T._down_stream[(triton.cdiv(M, dbm), H // s["small_down_block_n"], split)](
             h, w.wd, ws, y, ws, M, H, I, H_PARTS=0, BLOCK_M=dbm, BLOCK_N=s["small_down_block_n"],  # ws: no counters
-            BLOCK_K=s["small_down_block_k"], SPLIT_K=split, USE_DOT=True, EVEN_K=True, LAST=False, GDC=False,
+            BLOCK_K=s["small_down_block_k"], SPLIT_K=split, EVEN_K=True, LAST=False, GDC=False,
             num_warps=s["small_down_warps"], num_stages=s["small_down_stages"])
     if parts is None or "sum" in parts:
         T._splitk_sum[(triton.cdiv(M * H, 1024),)](ws, y, M * H, SPLIT_K=split, BLOCK=1024, GDC=False)
@@ -118,11 +118,11 @@ class Fused:
         if "gateup" in parts:
             self.T._gateup_stream[(triton.cdiv(M, self.bm), I // gu["bn"], 1)](
                 x, w.wg, w.wu, h, h, h, M, I, H, BLOCK_M=self.bm, BLOCK_N=gu["bn"], BLOCK_K=gu["bk"], SPLIT_K=1,
-                USE_DOT=True, EVEN_K=True, GDC=self.pdl, num_warps=gu["warps"], num_stages=gu["stages"])
+                EVEN_K=True, GDC=self.pdl, num_warps=gu["warps"], num_stages=gu["stages"])
         if "down" in parts:
             self.T._down_stream[self.grid_dn](
                 h, w.wd, self.ws, y, self.cnt, M, H, I, H_PARTS=0, BLOCK_M=self.dbm, BLOCK_N=dn["bn"],
-                BLOCK_K=dn["bk"], SPLIT_K=dn["split"], USE_DOT=True, EVEN_K=True, LAST=dn["split"] > 1,
+                BLOCK_K=dn["bk"], SPLIT_K=dn["split"], EVEN_K=True, LAST=dn["split"] > 1,
                 GDC=self.pdl, num_warps=dn["warps"], num_stages=dn["stages"], launch_pdl=self.pdl)
         return y
 

@@ -4,7 +4,7 @@ evict_probe.py (2026-11-30, ninth session, H200): a CUDA-core GEMV whose lanes k
 them over K once, after the loop, reading whole rows with the weights loaded 'evict_first', took 62.5 us for gate-up
 and 34.5 us for down at M=1, against 66.0 and 39.4 us for the library's tensor-core kernels in the same run.
 First try (not kept): those products as [BLOCK_M, BLOCK_N, BLOCK_K] accumulators in the template's shared streaming
-kernels (their USE_DOT=False branch), for M <= 4: 121 us at M=1 against 97 for the tensor cores, 172 and 280 at M=2
+kernels (their USE_DOT=False branch, since removed), for M <= 4: 121 us at M=1 against 97 for the tensor cores, 172 and 280 at M=2
 and 4. The tiny path is now the probe's two kernels (_gemv_gateup, _gemv_down: 2-D, one token), with the weights'
 policy (fma_evict) and programmatic dependent launch between them, as the small path has.
 

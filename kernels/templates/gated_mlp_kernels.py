@@ -22,11 +22,11 @@ STREAM_GATEUP = '''
 @triton.jit
 def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, h_ptr, cnt_ptr, M, N, K,
                    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                   SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr, GDC: tl.constexpr,
+                   SPLIT_K: tl.constexpr, EVEN_K: tl.constexpr, GDC: tl.constexpr,
                    PACKED: tl.constexpr = False, LAST: tl.constexpr = False, W_EVICT: tl.constexpr = ""):
     """Small M, weight streaming: one program reads a BLOCK_N x BLOCK_K tile of W_gate and of W_up per step
     (nn.Linear's [out, in] layout: K is contiguous) for all BLOCK_M tokens at once, so weights are read once.
-    USE_DOT: tensor cores (BLOCK_M >= 16); else a CUDA-core multiply and sum over K (a GEMV).
+    On tensor cores (tl.dot, BLOCK_M >= 16).
     SPLIT_K == 1: stores h = silu(x Wg^T) * (x Wu^T), the SwiGLU epilogue, in x's dtype.
     SPLIT_K > 1: stores float32 partial sums [SPLIT_K, 2, M, N] in out_ptr; the down kernel finishes them as it
     loads, or, with LAST, the last of a tile's SPLIT_K programs to finish (a counter per tile in cnt_ptr, left at
@@ -72,13 +72,8 @@ def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, h_ptr, cnt_ptr, M, N, K,
                          eviction_policy=W_EVICT)
             wu = tl.load(wu_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0,
                          eviction_policy=W_EVICT)
-        if USE_DOT:
-            acc_g += tl.dot(x, tl.trans(wg))
-            acc_u += tl.dot(x, tl.trans(wu))
-        else:
-            xf = x.to(tl.float32)[:, None, :]
-            acc_g += tl.sum(xf * wg.to(tl.float32)[None, :, :], axis=2)
-            acc_u += tl.sum(xf * wu.to(tl.float32)[None, :, :], axis=2)
+        acc_g += tl.dot(x, tl.trans(wg))
+        acc_u += tl.dot(x, tl.trans(wu))
     mask = mask_m[:, None] & mask_n[None, :]
     if SPLIT_K == 1:
         h = acc_g / (1.0 + tl.exp(-acc_g)) * acc_u
@@ -164,7 +159,7 @@ STREAM_DOWN = '''
 @triton.jit
 def _down_stream(h_ptr, w_ptr, out_ptr, y_ptr, cnt_ptr, M, N, K, H_PARTS: tl.constexpr,
                  BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                 SPLIT_K: tl.constexpr, USE_DOT: tl.constexpr, EVEN_K: tl.constexpr, LAST: tl.constexpr,
+                 SPLIT_K: tl.constexpr, EVEN_K: tl.constexpr, LAST: tl.constexpr,
                  GDC: tl.constexpr, PACKED: tl.constexpr = False, W_EVICT: tl.constexpr = ""):
     """Small M, the down projection y = h W_down^T, split over K (K = 14336 for Llama-3-8B) so that every SM
     streams weights. H_PARTS == 0: h is the SwiGLU output [M, K]. H_PARTS > 0: h is the gate-up kernel's float32
@@ -213,10 +208,7 @@ def _down_stream(h_ptr, w_ptr, out_ptr, y_ptr, cnt_ptr, M, N, K, H_PARTS: tl.con
         else:
             w = tl.load(w_ptr + offs_n[:, None] * K + offs_k[None, :], mask=mask_w, other=0.0,
                         eviction_policy=W_EVICT)
-        if USE_DOT:
-            acc += tl.dot(h, tl.trans(w))
-        else:
-            acc += tl.sum(h.to(tl.float32)[:, None, :] * w.to(tl.float32)[None, :, :], axis=2)
+        acc += tl.dot(h, tl.trans(w))
     mask = mask_m[:, None] & mask_n[None, :]
     if SPLIT_K == 1:
         tl.store(y_ptr + offs_m[:, None] * N + offs_n[None, :], acc.to(y_ptr.dtype.element_ty), mask=mask)

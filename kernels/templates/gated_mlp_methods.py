@@ -51,11 +51,11 @@ SMALL = '''
                 (a, wg, wu, gu, h, {gu_counts}, M, N, K),
                 lambda: ((_cdiv(M, _block_m(M, {small_block_m})), _cdiv(N, {small_block_n}), {small_gu_split}), dict(
                     BLOCK_M=_block_m(M, {small_block_m}), BLOCK_N={small_block_n}, BLOCK_K={small_block_k},
-                    SPLIT_K={small_gu_split}, USE_DOT=True, EVEN_K=K % ({small_gu_split} * {small_block_k}) == 0,
+                    SPLIT_K={small_gu_split}, EVEN_K=K % ({small_gu_split} * {small_block_k}) == 0,
                     GDC=self._pdl, PACKED=packed, LAST={gu_last}, num_warps={small_warps},
                     num_stages={small_stages})))
         bm = _block_m(M, {small_down_block_m})
-        return self._down("small", h, M, {h_parts}, bm, True, {small_down_block_n}, {small_down_block_k},
+        return self._down("small", h, M, {h_parts}, bm, {small_down_block_n}, {small_down_block_k},
                           {small_down_split}, {small_down_warps}, {small_down_stages}, {last}, self._pdl,
                           small_wd)
 '''
@@ -112,7 +112,7 @@ FUSED = '''
 '''
 
 DOWN = '''
-    def _down(self, path, h, M, h_parts, bm, use_dot, block_n, block_k, split_k, num_warps, num_stages, last, pdl,
+    def _down(self, path, h, M, h_parts, bm, block_n, block_k, split_k, num_warps, num_stages, last, pdl,
               weight):
         """The down projection for small M, split over its K so that every SM streams weights; the partials
         summed by the last program of each tile (`last`) or by a third kernel; `pdl`: launched early; `weight`:
@@ -126,7 +126,7 @@ DOWN = '''
         _launch(self._bound, (path, "down", M, h.dtype), _down_stream,
                 (h, wd, out, y, self._tile_counts, M, N, K), lambda: (grid, dict(
                     H_PARTS=h_parts, BLOCK_M=bm, BLOCK_N=block_n, BLOCK_K=block_k, SPLIT_K=split_k,
-                    USE_DOT=use_dot, EVEN_K=K % (split_k * block_k) == 0, LAST=last, GDC=pdl, PACKED=packed,
+                    EVEN_K=K % (split_k * block_k) == 0, LAST=last, GDC=pdl, PACKED=packed,
                     num_warps=num_warps, num_stages=num_stages, launch_pdl=pdl)))
         if split_k > 1 and not last:
             _launch(self._bound, (path, "sum", M, y.dtype), _splitk_sum, (out, y, M * N), lambda: (
