@@ -105,13 +105,19 @@ TILES = [(128, 128, 64, 8, 3), (128, 128, 64, 8, 4), (128, 64, 64, 4, 4), (128, 
 GROUP_M = 8
 
 
+def descriptors(x, wg, wu, h, bm: int, bn: int, bk: int) -> tuple:
+    """The gate-up kernels' four TMA descriptors: x's [bm, bk] tiles, the weights' [bn, bk], h's [bm, bn]."""
+    from triton.tools.tensor_descriptor import TensorDescriptor as TD
+
+    return (TD.from_tensor(x, [bm, bk]), TD.from_tensor(wg, [bn, bk]), TD.from_tensor(wu, [bn, bk]),
+            TD.from_tensor(h, [bm, bn]))
+
+
 def rows_at(M: int, rounds: int, w: Weights, S, mod, sms: int, tiles=TILES,
             kinds=("tile", "persistent", "persistent ws")) -> list[dict]:
     """Kernel rows at M: cuBLAS's gate-up, the SwiGLU pass, both, the template's pointer-load GEMM (S: the
     template's large-path kernels), and the TMA kernels of `mod` at each of `tiles` in each of `kinds` (one tile
     a program, persistent, persistent with warp specialisation)."""
-    from triton.tools.tensor_descriptor import TensorDescriptor
-
     x = torch.randn(M, H, device="cuda", dtype=torch.bfloat16)
     want = (torch.nn.functional.silu(x.float() @ w.wg.float().T) * (x.float() @ w.wu.float().T)).double()
     gu_flops, fns, wants = 2 * 2 * M * H * I, {}, {}
@@ -140,8 +146,7 @@ def rows_at(M: int, rounds: int, w: Weights, S, mod, sms: int, tiles=TILES,
 
     for bm, bn, bk, warps, stages in tiles:
         h = torch.empty((M, I), device="cuda", dtype=torch.bfloat16)
-        descs = (TensorDescriptor.from_tensor(x, [bm, bk]), TensorDescriptor.from_tensor(w.wg, [bn, bk]),
-                 TensorDescriptor.from_tensor(w.wu, [bn, bk]), TensorDescriptor.from_tensor(h, [bm, bn]))
+        descs = descriptors(x, w.wg, w.wu, h, bm, bn, bk)
         tiles = triton.cdiv(M, bm) * triton.cdiv(I, bn)
         for kind in kinds:
             progs = tiles if kind == "tile" else min(tiles, sms)

@@ -33,7 +33,7 @@ import triton
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stream_probe import H, I, Weights  # noqa: E402
 from template_ab import probe_args  # noqa: E402
-from large_probe import TMA  # noqa: E402
+from large_probe import TMA, descriptors  # noqa: E402
 from common import kernel_rates, print_rates, write_result  # noqa: E402
 from ffn import build, candidate_module  # noqa: E402
 
@@ -72,8 +72,6 @@ META = dict(BLOCK_M=BM, BLOCK_N=BN, BLOCK_K=BK, GROUP_M=8, num_warps=8, num_stag
 
 
 def rows_at(M: int, rounds: int, probe_mod, tmp: Path) -> list[dict]:
-    from triton.tools.tensor_descriptor import TensorDescriptor as TD
-
     problem = get_problem("llama3-8b-ffn")
     model, inputs = build(problem, {"M": M}, torch.bfloat16)
     model._init_inputs = problem.module({"M": M}).get_init_inputs()
@@ -89,8 +87,7 @@ def rows_at(M: int, rounds: int, probe_mod, tmp: Path) -> list[dict]:
     for dname, (x, wg, wu) in data.items():
         want = (torch.nn.functional.silu(x.float() @ wg.float().T) * (x.float() @ wu.float().T)).double()
         h = torch.empty((M, I), device="cuda", dtype=torch.bfloat16)
-        once = (TD.from_tensor(x, [BM, BK]), TD.from_tensor(wg, [BN, BK]), TD.from_tensor(wu, [BN, BK]),
-                TD.from_tensor(h, [BM, BN]))
+        once = descriptors(x, wg, wu, h, BM, BN, BK)
         tiles = triton.cdiv(M, BM) * triton.cdiv(I, BN)
 
         def probe_kernel(once=once, h=h):
@@ -103,8 +100,7 @@ def rows_at(M: int, rounds: int, probe_mod, tmp: Path) -> list[dict]:
 
         def template_fresh(x=x, wg=wg, wu=wu):
             out = torch.empty((M, I), device="cuda", dtype=torch.bfloat16)
-            kernel[(tiles,)](TD.from_tensor(x, [BM, BK]), TD.from_tensor(wg, [BN, BK]),
-                             TD.from_tensor(wu, [BN, BK]), TD.from_tensor(out, [BM, BN]), M, I, H, GATED=True, **META)
+            kernel[(tiles,)](*descriptors(x, wg, wu, out, BM, BN, BK), M, I, H, GATED=True, **META)
             return out
         variants = []
         for vname, vkernel in others.items():
