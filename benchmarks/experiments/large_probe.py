@@ -38,7 +38,7 @@ from common import kernel_rates, print_rates, write_result  # noqa: E402
 
 from agentopt.measure import copy_bandwidth_gbps  # noqa: E402
 from agentopt.problems import get_problem, load_source  # noqa: E402
-from kernels.templates import gated_mlp_kernels as KS  # noqa: E402
+from kernels.templates import gated_mlp_large as KL  # noqa: E402
 
 TMA = '''
 import triton
@@ -175,7 +175,7 @@ WHOLE = {"cublas (library)": {"large_gateup": "cublas", "large_down": "cublas"},
 def setup():
     """What rows_at needs after M and the rounds: the weights, the template's large-path kernels, this file's TMA
     kernels and the SM count; and the copy rate (GB/s)."""
-    S = load_source("import torch\nimport triton\nimport triton.language as tl\n" + KS.GATEUP_GEMM + KS.SWIGLU,
+    S = load_source("import torch\nimport triton\nimport triton.language as tl\n" + KL.GATEUP_GEMM + KL.SWIGLU,
                     "large_kernels")
     kernels = (Weights(), S, load_source(TMA, "gateup_tma"), torch.cuda.get_device_properties(0).multi_processor_count)
     return kernels, copy_bandwidth_gbps()

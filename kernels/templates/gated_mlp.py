@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import gated_mlp_kernels as K
+from . import gated_mlp_large as L
 from . import gated_mlp_methods as M
 from .gated_mlp_fit import FUSED_MAX_M, SYNC_INTS, prune
 from ._base import dtype_bytes, header, meta_model, next_pow2, reference_definitions, state_shapes
@@ -203,11 +204,11 @@ def body(params: dict[str, Any], problem, class_name: str = "ModelNew") -> str:
         kernels.append(K.GEMV)
     if p["small_packed"] or p["small_down_packed"]:
         kernels.append(K.TILE_MAJOR)
-    uses_tma = "tma" in (p["large_gateup"], p["large_down"])
+    uses_tma = M.uses_tma(p)
     if uses_tma:
-        kernels.append(K.GEMM_TMA)
+        kernels.append(L.GEMM_TMA)
     # cuBLAS's SwiGLU pass, or the pointer-load gate-up GEMM (also the TMA one's fallback)
-    kernels.append(K.SWIGLU if p["large_gateup"] == "cublas" else K.GATEUP_GEMM)
+    kernels.append(L.SWIGLU if p["large_gateup"] == "cublas" else L.GATEUP_GEMM)
     if p["large_down"] == "triton":
         kernels.append(gemm_kernel("none"))
     dispatch = ("        if M <= FMA_MAX_M:\n            y = self._tiny(a)\n        elif M <= SMALL_MAX_M:\n"

@@ -143,6 +143,11 @@ DOWN = '''
 '''
 
 
+def uses_tma(p: dict[str, Any]) -> bool:
+    """Whether the point's large path has a TMA kernel (its descriptors, its prepare() lines)."""
+    return "tma" in (p["large_gateup"], p["large_down"])
+
+
 def large(p: dict[str, Any]) -> str:
     """The large path's method, its Triton launches bound as the small paths' are (launch.py), the TMA kernel's
     too: Triton's compiled-kernel runner turns host descriptors into the engine's own at each launch, so a bound
@@ -195,7 +200,7 @@ def large(p: dict[str, Any]) -> str:
                 f"                lambda: ((_cdiv(M, {bm}) * _cdiv(K, {bn}),),\n"
                 f"                         dict(HAS_BIAS=False, {tiles('N')})))\n"
                 "        return y\n")
-    descs = TMA_DESC if "tma" in (p["large_gateup"], p["large_down"]) else ""
+    descs = TMA_DESC if uses_tma(p) else ""
     return ('\n    def _large(self, a):\n'
             f'        """Large M, compute bound: gate-up by {p["large_gateup"]}, down by {p["large_down"]}."""\n'
             '        M, K = a.shape\n        N = self._wg.shape[0]\n' + gateup + down + descs)
