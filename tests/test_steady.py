@@ -45,11 +45,16 @@ def test_a_baseline_near_or_below_the_median_and_too_few_to_judge_keep_their_own
 
 
 class NoisyEvaluator(FakeEvaluator):
-    """Every fourth evaluation's eager reads 3x slow, as when the host is busy compiling."""
+    """Every fourth evaluation to finish reads eager 3x slow, as when the host is busy compiling. Counted by finish
+    (the judge's one thread), not by start: with compile-ahead a later candidate may have started, or even been
+    judged, before an earlier one, and the first evaluations of a run have too few baselines to be steadied."""
+
+    finished = 0
 
     def finish(self, source):
         ev = super().finish(source)
-        if ev.ok and self.started % 4 == 0:
+        self.finished += 1
+        if ev.ok and self.finished % 4 == 0:
             for s in ev.shapes:
                 s.baseline_ms *= 3
                 s.speedup = s.baseline_ms / s.time_ms
