@@ -99,13 +99,33 @@ def _gateup_stream(x_ptr, wg_ptr, wu_ptr, out_ptr, h_ptr, cnt_ptr, M, N, K,
 
 GEMV = '''
 @triton.jit
+def _gemv_vector(v_ptr, ks, K, EVEN: tl.constexpr):
+    """The token's vector (x or h) at ks, kept in L2 ("evict_last": every program reads it)."""
+    if EVEN:
+        v = tl.load(v_ptr + ks, eviction_policy="evict_last")
+    else:
+        v = tl.load(v_ptr + ks, mask=ks < K, other=0.0, eviction_policy="evict_last")
+    return v
+
+
+@triton.jit
+def _gemv_rows(w_ptr, off, mask, EVEN: tl.constexpr, W_EVICT: tl.constexpr):
+    """A tile of row-major weights: off = rows * K + ks, and the mask of those inside N x K (unused if EVEN)."""
+    if EVEN:
+        w = tl.load(w_ptr + off, eviction_policy=W_EVICT)
+    else:
+        w = tl.load(w_ptr + off, mask=mask, other=0.0, eviction_policy=W_EVICT)
+    return w
+
+
+@triton.jit
 def _gemv_gateup(x_ptr, wg_ptr, wu_ptr, h_ptr, N, K, ROWS: tl.constexpr, BLOCK_K: tl.constexpr, EVEN: tl.constexpr,
                  W_EVICT: tl.constexpr, GDC: tl.constexpr):
     """One token (decode), on CUDA cores: h = silu(x Wg^T) * (x Wu^T). A program reads ROWS whole rows of W_gate
     and of W_up (runs of K contiguous elements), BLOCK_K a step; each lane keeps its float32 products, summed over
     K once after the loop, not a reduction across the warps every step. W_EVICT: the weights' L2 eviction policy
-    ("evict_first": read once, out first); x is kept ("evict_last"). EVEN: ROWS divides N and BLOCK_K divides K
-    (no masks). GDC: the down kernel may launch at once (programmatic dependent launch)."""
+    ("evict_first": read once, out first). EVEN: ROWS divides N and BLOCK_K divides K (no masks). GDC: the down
+    kernel may launch at once (programmatic dependent launch)."""
     if GDC:
         tl.extra.cuda.gdc_launch_dependents()
     rows = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
@@ -113,16 +133,10 @@ def _gemv_gateup(x_ptr, wg_ptr, wu_ptr, h_ptr, N, K, ROWS: tl.constexpr, BLOCK_K
     acc_u = tl.zeros((ROWS, BLOCK_K), dtype=tl.float32)
     for k0 in range(0, K, BLOCK_K):
         ks = k0 + tl.arange(0, BLOCK_K)
-        off = rows[:, None] * K + ks[None, :]
-        if EVEN:
-            x = tl.load(x_ptr + ks, eviction_policy="evict_last")
-            wg = tl.load(wg_ptr + off, eviction_policy=W_EVICT)
-            wu = tl.load(wu_ptr + off, eviction_policy=W_EVICT)
-        else:
-            mask = (rows[:, None] < N) & (ks[None, :] < K)
-            x = tl.load(x_ptr + ks, mask=ks < K, other=0.0, eviction_policy="evict_last")
-            wg = tl.load(wg_ptr + off, mask=mask, other=0.0, eviction_policy=W_EVICT)
-            wu = tl.load(wu_ptr + off, mask=mask, other=0.0, eviction_policy=W_EVICT)
+        off, mask = rows[:, None] * K + ks[None, :], (rows[:, None] < N) & (ks[None, :] < K)
+        x = _gemv_vector(x_ptr, ks, K, EVEN)
+        wg = _gemv_rows(wg_ptr, off, mask, EVEN, W_EVICT)
+        wu = _gemv_rows(wu_ptr, off, mask, EVEN, W_EVICT)
         xf = x.to(tl.float32)[None, :]
         acc_g += xf * wg.to(tl.float32)
         acc_u += xf * wu.to(tl.float32)
@@ -143,13 +157,8 @@ def _gemv_down(h_ptr, w_ptr, y_ptr, N, K, ROWS: tl.constexpr, BLOCK_K: tl.conste
     for k0 in range(0, K, BLOCK_K):
         ks = k0 + tl.arange(0, BLOCK_K)
         off = rows[:, None] * K + ks[None, :]
-        if EVEN:
-            h = tl.load(h_ptr + ks, eviction_policy="evict_last")
-            w = tl.load(w_ptr + off, eviction_policy=W_EVICT)
-        else:
-            h = tl.load(h_ptr + ks, mask=ks < K, other=0.0, eviction_policy="evict_last")
-            w = tl.load(w_ptr + off, mask=(rows[:, None] < N) & (ks[None, :] < K), other=0.0,
-                        eviction_policy=W_EVICT)
+        h = _gemv_vector(h_ptr, ks, K, EVEN)
+        w = _gemv_rows(w_ptr, off, (rows[:, None] < N) & (ks[None, :] < K), EVEN, W_EVICT)
         acc += h.to(tl.float32)[None, :] * w.to(tl.float32)
     tl.store(y_ptr + rows, tl.sum(acc, axis=1).to(y_ptr.dtype.element_ty), mask=rows < N)
 
