@@ -27,7 +27,9 @@
 #   RUN_ARGS="--jit-inside-lock --tag jit-inside" bash benchmarks/gpu_check.sh run   # options of run_speed.py
 #   SEARCH="llama3-8b-ffn:6 llama3-8b-rmsnorm:1.5" bash benchmarks/gpu_check.sh search   # agentopt run (minutes
 #        each) with the template coder, then agentopt harvest into kernels/library and agentopt library bench;
-#        SEARCH_ARGS=--no-library-seeds for a search from scratch (what issue 7's time budget is about)
+#        SEARCH_ARGS=--no-library-seeds for a search from scratch (what issue 7's time budget is about).
+#        A call lasts at most 10 minutes, so a longer search spans calls on the warm machine: SEARCH_HARVEST=0 to
+#        stop after the search, then SEARCH_RESUME=1 to continue each problem's latest run in runs/ for its minutes
 #
 # Logs go to $LOGDIR (default /tmp/agentopt-gpu-check), results JSON to benchmarks/results/; where $OUT is set
 # (the device tool), both come back as $OUT/gpu_check.tgz. A summary table is printed last.
@@ -83,11 +85,16 @@ for s in $stages; do
     refresh) stage refresh agentopt library refresh --device cuda ;;
     search) for item in ${SEARCH:-llama3-8b-ffn:6}; do
               p=${item%%:*}; m=${item##*:}
-              stage "run-$p" agentopt run --model "$p" --coder template --budget-minutes "$m" --runs-dir runs \
-                ${SEARCH_ARGS:-}
-              stage "harvest-$p" agentopt harvest "$(ls -td runs/*"$p"* | head -1)"
+              if [ "${SEARCH_RESUME:-0}" = 1 ]; then
+                stage "run-$p" agentopt run --resume "$(ls -td runs/*"$p"* | head -1)" --coder template \
+                  --budget-minutes "$m"
+              else
+                stage "run-$p" agentopt run --model "$p" --coder template --budget-minutes "$m" --runs-dir runs \
+                  ${SEARCH_ARGS:-}
+              fi
+              [ "${SEARCH_HARVEST:-1}" = 1 ] && stage "harvest-$p" agentopt harvest "$(ls -td runs/*"$p"* | head -1)"
             done
-            stage bench agentopt library bench --device cuda ;;
+            [ "${SEARCH_HARVEST:-1}" = 1 ] && stage bench agentopt library bench --device cuda ;;
     *) echo "unknown stage $s (the stages are listed at the top of benchmarks/gpu_check.sh)"; exit 2 ;;
   esac
 done
