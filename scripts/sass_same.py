@@ -4,13 +4,15 @@ Triton compiles for a named target without a device, and ptxas and nvdisasm ship
 template's kernel text (a loop moved into a helper, a branch removed) can be shown not to change a single
 instruction, for every configuration in a grid, before any device time is spent on it. The kernel text is read
 from a module attribute (the templates keep their kernels as source strings) at a git revision and in the working
-tree; both are compiled for sm_90 and their SASS compared, debug sections left out.
+tree; both are compiled for sm_90 and their SASS compared, debug sections left out and registers named by first use.
 
     python3 scripts/sass_same.py kernels/templates/gated_mlp_kernels.py:GEMV _gemv_down --against HEAD \\
-        --grid ROWS=1,4 BLOCK_K=1024,2048 EVEN=True,False W_EVICT=evict_first, GDC=True,False --warps 4,8
+        --grid ROWS=1,4 BLOCK_K=1024,2048 EVEN=True,False W_EVICT=evict_first, GDC=True,False --warps 4,8 \\
+        --divisible N,K
 
-Arguments named *_ptr are pointers to --dtype, the other runtime arguments i32; every constexpr needs a --grid
-entry (values are Python literals; a bare word is a string, an empty one ''). Exit status 1 if any differs.
+Arguments named *_ptr are 16-byte aligned pointers to --dtype, the other runtime arguments i32 (--divisible names
+those that are multiples of 16, as Triton specializes them at a launch); every constexpr needs a --grid entry
+(values are Python literals; a bare word is a string, an empty one ''). Exit status 1 if any differs.
 """
 from __future__ import annotations
 
@@ -60,18 +62,23 @@ def literal(word: str):
         return word
 
 
-def sass_digest(fn, constexprs: dict, dtype: str, warps: int, stages: int, where: str) -> tuple[str, int]:
-    """The digest and length of the kernel's SASS instructions for sm_90 (no addresses, labels or debug data)."""
+def sass_digest(fn, constexprs: dict, dtype: str, warps: int, stages: int, where: str,
+                divisible: tuple[str, ...] = ()) -> tuple[str, int]:
+    """The digest and length of the kernel's SASS instructions for sm_90 (no addresses, labels or debug data).
+    Pointers are taken as 16-byte aligned and the integers named in divisible as multiples of 16, as Triton
+    specializes them at a launch (without it, loads are not vectorized)."""
     import triton
     from triton.backends.compiler import GPUTarget
 
-    sig = {}
-    for p in fn.params:
+    sig, attrs = {}, {}
+    for i, p in enumerate(fn.params):
         sig[p.name] = "constexpr" if p.is_constexpr else (f"*{dtype}" if p.name.endswith("_ptr") else "i32")
+        if p.name.endswith("_ptr") or p.name in divisible:
+            attrs[(i,)] = [["tt.divisibility", 16]]
     missing = [n for n, v in sig.items() if v == "constexpr" and n not in constexprs]
     if missing:
         sys.exit(f"no --grid values for the constexprs {missing}")
-    compiled = triton.compile(triton.compiler.ASTSource(fn=fn, signature=sig, constexprs=constexprs),
+    compiled = triton.compile(triton.compiler.ASTSource(fn=fn, signature=sig, constexprs=constexprs, attrs=attrs),
                               target=GPUTarget("cuda", 90, 32), options={"num_warps": warps, "num_stages": stages})
     cubin = os.path.join(where, "k.cubin")
     with open(cubin, "wb") as f:
@@ -80,7 +87,19 @@ def sass_digest(fn, constexprs: dict, dtype: str, warps: int, stages: int, where
     sass = subprocess.run([nvdisasm, cubin], capture_output=True, text=True, check=True).stdout
     code = [re.sub(r"\.L_x_\d+", "L", INSTRUCTION.sub("", line).split(";")[0].strip())
             for line in sass.splitlines() if INSTRUCTION.search(line)]
-    return hashlib.sha1("\n".join(code).encode()).hexdigest()[:12], len(code)
+    return hashlib.sha1("\n".join(renamed(code)).encode()).hexdigest()[:12], len(code)
+
+
+def renamed(code: list[str]) -> list[str]:
+    """Registers numbered by first use, per class (R, UR, P, UP): ptxas may allocate them differently when only the
+    debug information changed (a helper inlined), which does not change what runs."""
+    names: dict[str, dict[str, int]] = {}
+
+    def canon(m: re.Match) -> str:
+        cls = names.setdefault(m.group(1), {})
+        return f"{m.group(1).lower()}{cls.setdefault(m.group(2), len(cls))}"
+
+    return [re.sub(r"\b(UR|R|UP|P)(\d+)\b", canon, line) for line in code]
 
 
 def main(argv=None) -> int:
@@ -92,6 +111,7 @@ def main(argv=None) -> int:
     ap.add_argument("--warps", default="4", help="num_warps values, comma-separated")
     ap.add_argument("--stages", default="3", help="num_stages values, comma-separated")
     ap.add_argument("--dtype", default="bf16", help="element type of the *_ptr arguments")
+    ap.add_argument("--divisible", default="", help="integer arguments that are multiples of 16, comma-separated")
     args = ap.parse_args(argv)
     path, attr = args.source.split(":")
     grid = {}
@@ -104,7 +124,8 @@ def main(argv=None) -> int:
     for values in itertools.product(*grid.values(), [int(w) for w in args.warps.split(",")],
                                     [int(s) for s in args.stages.split(",")]):
         constexprs, warps, stages = dict(zip(grid, values[:-2])), values[-2], values[-1]
-        old, new = (sass_digest(fns[r], constexprs, args.dtype, warps, stages, where) for r in (args.against, None))
+        old, new = (sass_digest(fns[r], constexprs, args.dtype, warps, stages, where,
+                                tuple(filter(None, args.divisible.split(",")))) for r in (args.against, None))
         differ += old != new
         print(f"{'same  ' if old == new else 'DIFFER'} {constexprs} warps={warps} stages={stages}: "
               f"{old[1]} -> {new[1]} instructions")

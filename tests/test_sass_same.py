@@ -47,3 +47,10 @@ def test_the_kernel_text_is_read_at_a_revision_and_as_it_is_now(tmp_path):
     (tmp_path / "k.py").write_text(f"TEXT = {CHANGED!r}\n")
     assert sass_same.kernel_text("k.py", "TEXT", "HEAD", root=str(tmp_path)) == KERNEL
     assert sass_same.kernel_text("k.py", "TEXT", None, root=str(tmp_path)) == CHANGED
+
+
+def test_registers_allocated_differently_compare_the_same_and_reordered_instructions_do_not():
+    old = ["LDG.E.64 R10, desc[UR10][R12.64]", "FFMA R4, R10, R11, R4"]
+    assert sass_same.renamed(old) == sass_same.renamed(["LDG.E.64 R2, desc[UR8][R6.64]", "FFMA R9, R2, R3, R9"])
+    assert sass_same.renamed(old) != sass_same.renamed(old[::-1])
+    assert sass_same.renamed(old) != sass_same.renamed(["LDG.E.64 R10, desc[UR10][R12.64]", "FFMA R4, R11, R10, R4"])
