@@ -3,9 +3,12 @@ device so that nothing is allocated), walking a parameter space, and the candida
 from __future__ import annotations
 
 import ast
+import functools
 import itertools
 import random
-from typing import Any
+from typing import Any, Callable
+
+_MEMO: dict[tuple, Any] = {}
 
 HEADER = '''"""{title}
 
@@ -15,10 +18,16 @@ Written by agentopt's template coder from the template `{name}` at the point:
 '''
 
 
-def problem_dims(problem, shape: dict[str, Any]) -> dict[str, int]:
-    """The problem's integer module-level globals (M, HIDDEN, ...) with the shape applied."""
-    mod = problem.module(shape)
-    return {k: v for k, v in vars(mod).items() if k.isupper() and isinstance(v, int) and not isinstance(v, bool)}
+def memo(problem, what: str, shape: dict[str, Any] | None, compute: Callable[[], Any]) -> Any:
+    """What compute() reads from the problem's reference (sizes, state-dict shapes: pure functions of its source,
+    dtype and the shape), computed once for each. Rendering a candidate asks for them several times, and each
+    time built the reference's module and model afresh: half the time of the test that renders every point."""
+    key = (what, problem.name, problem.source, problem.dtype, tuple(sorted((shape or {}).items())))
+    if key not in _MEMO:
+        if len(_MEMO) > 4096:
+            _MEMO.clear()
+        _MEMO[key] = compute()
+    return _MEMO[key]
 
 
 def meta_model(problem, shape: dict[str, Any] | None = None):
@@ -34,8 +43,11 @@ def meta_model(problem, shape: dict[str, Any] | None = None):
 
 
 def state_shapes(problem) -> dict[str, tuple[int, ...]]:
-    model = meta_model(problem)
-    return {} if model is None else {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    def compute():
+        model = meta_model(problem)
+        return {} if model is None else {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+    return dict(memo(problem, "state_shapes", None, compute))
 
 
 def traced_graph(problem):
@@ -60,6 +72,7 @@ def float_attribute(problem, candidates: tuple[str, ...]) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=64)
 def reference_definitions(source: str) -> str:
     """The reference's source without its docstring and get_inputs/get_init_inputs: Model and what it uses.
     A candidate defines `ModelNew(Model)`, so it keeps the reference's constructor, state-dict keys and

@@ -21,7 +21,7 @@ from . import gated_mlp_kernels as K
 from . import gated_mlp_large as L
 from . import gated_mlp_methods as M
 from .gated_mlp_fit import FUSED_MAX_M, SYNC_INTS, prune
-from ._base import dtype_bytes, header, meta_model, next_pow2, reference_definitions, state_shapes
+from ._base import dtype_bytes, header, memo, meta_model, next_pow2, reference_definitions, state_shapes
 from .gemm_epilogue import gemm_kernel
 from .launch import BIND
 
@@ -157,6 +157,10 @@ def matches(problem) -> bool:
 
 
 def dims(problem, shape: dict[str, Any]) -> dict[str, int]:
+    return dict(memo(problem, "gated_mlp.dims", shape, lambda: _dims(problem, shape)))
+
+
+def _dims(problem, shape: dict[str, Any]) -> dict[str, int]:
     import torch
 
     pre = _prefix(problem)
