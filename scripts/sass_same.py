@@ -11,8 +11,8 @@ tree; both are compiled for sm_90 and their SASS compared, debug sections left o
         --divisible N,K
 
 Arguments named *_ptr are 16-byte aligned pointers to --dtype, the other runtime arguments i32 (--divisible names
-those that are multiples of 16, as Triton specializes them at a launch); every constexpr needs a --grid entry
-(values are Python literals; a bare word is a string, an empty one ''). Exit status 1 if any differs.
+those that are multiples of 16, as Triton specializes them at a launch); every constexpr without a default needs a
+--grid entry (values are Python literals; a bare word is a string, an empty one ''). Exit status 1 if any differs.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-INSTRUCTION = re.compile(r"/\*[0-9a-f]{4}\*/\s+[A-Z@{]")  # an address comment, then an opcode or a predicate
+INSTRUCTION = re.compile(r"/\*[0-9a-f]{4}\*/\s+(?=[A-Z@{])")  # an address comment, then an opcode or a predicate
 
 
 def kernel_text(path: str, attr: str, rev: str | None, root: str = ROOT) -> str:
@@ -71,6 +71,7 @@ def sass_digest(fn, constexprs: dict, dtype: str, warps: int, stages: int, where
     from triton.backends.compiler import GPUTarget
 
     sig, attrs = {}, {}
+    constexprs = {**{p.name: p.default for p in fn.params if p.is_constexpr and p.has_default}, **constexprs}
     for i, p in enumerate(fn.params):
         sig[p.name] = "constexpr" if p.is_constexpr else (f"*{dtype}" if p.name.endswith("_ptr") else "i32")
         if p.name.endswith("_ptr") or p.name in divisible:
