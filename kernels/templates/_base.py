@@ -18,10 +18,11 @@ Written by agentopt's template coder from the template `{name}` at the point:
 '''
 
 
-def memo(problem, what: str, shape: dict[str, Any] | None, compute: Callable[[], Any]) -> Any:
-    """What compute() reads from the problem's reference (sizes, state-dict shapes: pure functions of its source,
-    dtype and the shape), computed once for each. Rendering a candidate asks for them several times, and each
-    time built the reference's module and model afresh: half the time of the test that renders every point."""
+def _memo(problem, what: str, shape: dict[str, Any] | None, compute: Callable[[], Any]) -> Any:
+    """What compute() reads from the problem's reference (its inputs' and state dict's shapes: pure functions of
+    its source, dtype and the shape), computed once for each. Rendering a candidate asks for them several times,
+    and each time built the reference's module and model afresh: half the time of the test that renders every
+    point."""
     key = (what, problem.name, problem.source, problem.dtype, tuple(sorted((shape or {}).items())))
     if key not in _MEMO:
         if len(_MEMO) > 4096:
@@ -42,12 +43,25 @@ def meta_model(problem, shape: dict[str, Any] | None = None):
         return None
 
 
-def state_shapes(problem) -> dict[str, tuple[int, ...]]:
+def state_shapes(problem, shape: dict[str, Any] | None = None) -> dict[str, tuple[int, ...]]:
+    """The reference's state-dict shapes ({} if it cannot be built on meta)."""
     def compute():
-        model = meta_model(problem)
+        model = meta_model(problem, shape)
         return {} if model is None else {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
-    return dict(memo(problem, "state_shapes", None, compute))
+    return dict(_memo(problem, "state_shapes", shape, compute))
+
+
+def input_shapes(problem, shape: dict[str, Any]) -> list[tuple[int, ...]]:
+    """The shapes of the reference's get_inputs() at the shape (built on meta)."""
+    def compute():
+        import torch
+
+        mod = problem.module(shape)
+        with torch.device("meta"):
+            return [tuple(x.shape) for x in mod.get_inputs()]
+
+    return list(_memo(problem, "input_shapes", shape, compute))
 
 
 def traced_graph(problem):

@@ -15,13 +15,14 @@ path's code.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from . import gated_mlp_kernels as K
 from . import gated_mlp_large as L
 from . import gated_mlp_methods as M
 from .gated_mlp_fit import FUSED_MAX_M, SYNC_INTS, prune
-from ._base import dtype_bytes, header, memo, meta_model, next_pow2, reference_definitions, state_shapes
+from ._base import dtype_bytes, header, input_shapes, next_pow2, reference_definitions, state_shapes
 from .gemm_epilogue import gemm_kernel
 from .launch import BIND
 
@@ -157,18 +158,9 @@ def matches(problem) -> bool:
 
 
 def dims(problem, shape: dict[str, Any]) -> dict[str, int]:
-    return dict(memo(problem, "gated_mlp.dims", shape, lambda: _dims(problem, shape)))
-
-
-def _dims(problem, shape: dict[str, Any]) -> dict[str, int]:
-    import torch
-
-    pre = _prefix(problem)
-    n, k = meta_model(problem, shape).state_dict()[pre + _PROJ[0]].shape
-    mod = problem.module(shape)
-    with torch.device("meta"):
-        (x,) = mod.get_inputs()
-    return {"M": x.numel() // k, "K": k, "N": n, "bytes": dtype_bytes(problem.dtype)}
+    n, k = state_shapes(problem, shape)[_prefix(problem) + _PROJ[0]]
+    (x,) = input_shapes(problem, shape)
+    return {"M": math.prod(x) // k, "K": k, "N": n, "bytes": dtype_bytes(problem.dtype)}
 
 
 def _small_weights(p: dict[str, Any]) -> str:

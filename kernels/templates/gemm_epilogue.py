@@ -4,9 +4,10 @@ bias and the activation in its epilogue (the output is written once, not read ba
 Matches a reference whose traced graph is input -> nn.Linear -> at most one activation -> output."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from ._base import dtype_bytes, header, meta_model, reference_definitions, traced_graph
+from ._base import dtype_bytes, header, input_shapes, reference_definitions, state_shapes, traced_graph
 
 NAME = "gemm_epilogue"
 PATTERN = "gemm-epilogue"
@@ -120,16 +121,10 @@ def matches(problem) -> bool:
 
 
 def dims(problem, shape: dict[str, Any]) -> dict[str, int]:
-    import torch
-
     linear_name, _ = _linear_and_activation(problem)
-    model = meta_model(problem, shape)
-    linear = model.get_submodule(linear_name)
-    mod = problem.module(shape)
-    with torch.device("meta"):
-        (x,) = mod.get_inputs()
-    k = linear.in_features
-    return {"M": x.numel() // k, "K": k, "N": linear.out_features, "bytes": dtype_bytes(problem.dtype)}
+    n, k = state_shapes(problem, shape)[f"{linear_name}.weight"]
+    (x,) = input_shapes(problem, shape)
+    return {"M": math.prod(x) // k, "K": k, "N": n, "bytes": dtype_bytes(problem.dtype)}
 
 
 def prune(params: dict[str, Any], hardware, shapes: list[dict[str, int]]) -> str | None:

@@ -6,9 +6,10 @@ Matches a reference whose only state is a 1-D `weight`, whose source uses rsqrt 
 epsilon in a float attribute (variance_epsilon, eps or epsilon)."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from ._base import dtype_bytes, float_attribute, header, next_pow2, reference_definitions, state_shapes
+from ._base import dtype_bytes, float_attribute, header, input_shapes, next_pow2, reference_definitions, state_shapes
 from .launch import BIND
 
 NAME = "rmsnorm"
@@ -49,12 +50,8 @@ def matches(problem) -> bool:
 
 
 def dims(problem, shape: dict[str, Any]) -> dict[str, int]:
-    import torch
-
-    mod = problem.module(shape)
-    with torch.device("meta"):
-        (x,) = mod.get_inputs()
-    return {"M": x.numel() // x.shape[-1], "N": x.shape[-1], "bytes": dtype_bytes(problem.dtype)}
+    (x,) = input_shapes(problem, shape)
+    return {"M": math.prod(x) // x[-1], "N": x[-1], "bytes": dtype_bytes(problem.dtype)}
 
 
 def prune(params: dict[str, Any], hardware, shapes: list[dict[str, int]]) -> str | None:

@@ -6,9 +6,10 @@ registers and writes the rotated heads once.
 Matches a reference that defines rotate_half, keeps an `inv_freq` buffer and takes (q, positions)."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from ._base import dtype_bytes, header, next_pow2, reference_definitions, state_shapes
+from ._base import dtype_bytes, header, input_shapes, next_pow2, reference_definitions, state_shapes
 
 NAME = "rope"
 PATTERN = "elementwise"
@@ -49,13 +50,8 @@ def matches(problem) -> bool:
 
 
 def dims(problem, shape: dict[str, Any]) -> dict[str, int]:
-    import torch
-
-    mod = problem.module(shape)
-    with torch.device("meta"):
-        q, _ = mod.get_inputs()
-    return {"M": q.numel() // (q.shape[-1] * q.shape[-2]), "H": q.shape[-2], "D": q.shape[-1],
-            "bytes": dtype_bytes(problem.dtype)}
+    q, _ = input_shapes(problem, shape)
+    return {"M": math.prod(q) // (q[-1] * q[-2]), "H": q[-2], "D": q[-1], "bytes": dtype_bytes(problem.dtype)}
 
 
 def prune(params: dict[str, Any], hardware, shapes: list[dict[str, int]]) -> str | None:

@@ -5,9 +5,10 @@ is read once); "online" walks the row in BLOCK_N tiles keeping a running max and
 Matches a reference whose traced graph is input -> softmax(dim=-1) -> output."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from ._base import dtype_bytes, header, next_pow2, reference_definitions, traced_graph
+from ._base import dtype_bytes, header, input_shapes, next_pow2, reference_definitions, traced_graph
 
 NAME = "softmax"
 PATTERN = "row-reduction"
@@ -70,12 +71,8 @@ def matches(problem) -> bool:
 
 
 def dims(problem, shape: dict[str, Any]) -> dict[str, int]:
-    import torch
-
-    mod = problem.module(shape)
-    with torch.device("meta"):
-        (x,) = mod.get_inputs()
-    return {"M": x.numel() // x.shape[-1], "N": x.shape[-1], "bytes": dtype_bytes(problem.dtype)}
+    (x,) = input_shapes(problem, shape)
+    return {"M": math.prod(x) // x[-1], "N": x[-1], "bytes": dtype_bytes(problem.dtype)}
 
 
 def prune(params: dict[str, Any], hardware, shapes: list[dict[str, int]]) -> str | None:
