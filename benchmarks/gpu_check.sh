@@ -6,7 +6,7 @@
 #   bash benchmarks/gpu_check.sh tests      # only some stages (setup is implied);
 #                                           # stages: tests eval tune ffn run contention probe fused layout balance
 #                                           #         inflight order mid midtma inductor evict tiny large norm tmadiag bench
-#                                           #         refresh search
+#                                           #         refresh search harvest
 #   GPU_TESTS="tests/test_a.py tests/test_b.py" bash benchmarks/gpu_check.sh tests   # a subset of the GPU tests
 #   TEMPLATE_GROUPS=small_fused,small_launch ... tests   # tests/test_templates_gpu.py over those groups only
 #   bash benchmarks/gpu_check.sh refresh bench   # the library's template kernels rendered again, then timed
@@ -30,6 +30,8 @@
 #        SEARCH_ARGS=--no-library-seeds for a search from scratch (what issue 7's time budget is about).
 #        A call lasts at most 10 minutes, so a longer search spans calls on the warm machine: SEARCH_HARVEST=0 to
 #        stop after the search, then SEARCH_RESUME=1 to continue each problem's latest run in runs/ for its minutes
+#   HARVEST_RUNS="runs/RUN_ID" bash benchmarks/gpu_check.sh harvest bench   # agentopt harvest of those runs
+#        (carry them: runs/ is not in git; default: the newest run in runs/)
 #
 # Logs go to $LOGDIR (default /tmp/agentopt-gpu-check), results JSON to benchmarks/results/; where $OUT is set
 # (the device tool), both come back as $OUT/gpu_check.tgz. A summary table is printed last.
@@ -83,6 +85,7 @@ for s in $stages; do
     tmadiag) stage tmadiag python3 benchmarks/experiments/tma_diag.py ${TMADIAG_ARGS:-} ;;
     bench) stage bench agentopt library bench --device cuda ;;
     refresh) stage refresh agentopt library refresh --device cuda ;;
+    harvest) for r in ${HARVEST_RUNS:-$(ls -td runs/*/ | head -1)}; do stage harvest agentopt harvest "$r"; done ;;
     search) for item in ${SEARCH:-llama3-8b-ffn:6}; do
               p=${item%%:*}; m=${item##*:}
               if [ "${SEARCH_RESUME:-0}" = 1 ]; then

@@ -94,6 +94,32 @@ def test_a_second_harvest_keeps_one_set_and_min_speedup_leaves_shapes_to_eager(h
                                                          "M=33,HIDDEN=128,INTERMEDIATE=96"}
 
 
+def test_a_harvest_times_the_library_kernels_again_and_retires_those_that_fail_today(tmp_path):
+    library = tmp_path / "library"
+    first = harvest(make_run(tmp_path / "runs"), library=library, min_speedup=0.0, device="cpu", config=QUICK)
+    assert first.kernel_set
+    index = LibraryIndex.load(library)
+    for kernel in index.kernels:  # numbers from another session that would win every shape if they were believed
+        for m in kernel.measured + kernel.shapes:
+            m.time_ms = 1e-9
+    index.save(library)
+    second = harvest(make_run(tmp_path / "runs"), library=library, min_speedup=0.0, device="cpu", config=QUICK)
+    assert second.error is None and second.kernel_set
+    index = LibraryIndex.load(library)
+    assert all(m.time_ms > 1e-6 for k in index.kernels for m in k.measured + k.shapes)  # timed again, beside
+
+    broken = [k.name for k in index.kernels]  # a library file that computes the wrong thing today
+    for kernel in index.kernels:
+        (library / kernel.path).write_text(WRONG_FFN)
+    third = harvest(make_run(tmp_path / "runs"), library=library, min_speedup=0.0, device="cpu", config=QUICK)
+    notes = " ".join(third.notes)
+    assert all(f"library kernel {name} failed re-verification (incorrect)" in notes for name in broken)
+    assert set(broken) <= set(third.retired)
+    kept = LibraryIndex.load(library).kernels
+    assert kept and not {k.name for k in kept} & set(broken)
+    assert all((library / k.path).read_text() != WRONG_FFN for k in kept)
+
+
 def test_library_ls_show_and_bench_on_cpu(harvested):
     run, library, _ = harvested
     index = LibraryIndex.load(library)

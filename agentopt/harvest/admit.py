@@ -1,6 +1,8 @@
 """`harvest(run_dir)`: the winners of a run (best per shape and best overall) re-verified, then admitted to the
-library with the kernels already there for the same problem, architecture and dtype: the kernel set is chosen
-again over all of them, kernels outside it are retired, the heatmap is redrawn."""
+library with the kernels already there for the same problem, architecture and dtype. Those are re-verified too,
+beside the winners in the same evaluators, so the kernel set is chosen over all of them by the times of this one
+harvest (the machines are noisy: two sessions' times do not compare). Kernels outside the set, or failing today,
+are retired; the heatmap is redrawn."""
 from __future__ import annotations
 
 import re
@@ -32,7 +34,8 @@ class HarvestReport(BaseModel):
     winners: list[str] = Field(default_factory=list)
     admitted: list[str] = Field(default_factory=list)  # kernel names, new in the library
     rejected: list[Rejected] = Field(default_factory=list)  # winners left out, with the reason
-    retired: list[str] = Field(default_factory=list)  # kernels that left the library: others now cover them
+    retired: list[str] = Field(default_factory=list)  # kernels that left the library: others cover them, or they
+    # failed re-verification today
     kernel_set: list[str] = Field(default_factory=list)  # the group's kernels after this harvest
     serving: dict[str, str] = Field(default_factory=dict)  # shape -> kernel
     unserved: list[str] = Field(default_factory=list)  # shapes where no kernel reaches min_speedup: eager runs
@@ -104,18 +107,29 @@ def harvest(run_dir: Path | str, library: Path | str | None = None, min_speedup:
         report.rejected.append(Rejected(candidate=cid, reason="its source file is missing from the run"))
         sources.pop(cid)
     index = LibraryIndex.load(library)
+    group = (problem.name, problem.source_hash, arch, dtype)
+    names = {_kernel_name(view.id, cid) for cid in sources}
+    old = {k.name: k for k in index.kernels if k.group() == group and k.name not in names}
+    old_sources = _library_sources(library, old, report)
     by_id = view.by_id()
     floors = view.floor_ms()
     new: list[tuple[KernelEntry, str]] = []
-    for v in verify(problem, sources, device, view.info, config, progress):
-        if v.error:
-            report.rejected.append(Rejected(candidate=v.candidate, reason=v.error))
-            continue
-        c = by_id[v.candidate]
+    for v in verify(problem, {**sources, **old_sources}, device, view.info, config, progress):
         for m in v.measured:  # the evaluator gives the floor only with the plan's costs; else the plan's own floor
             floor = floors.get(shape_key(m.shape))
             if m.fraction_of_floor is None and floor and m.time_ms:
                 m.fraction_of_floor = floor / m.time_ms
+        if v.candidate in old_sources:
+            if v.error:
+                report.notes.append(f"library kernel {v.candidate} {v.error}: retired")
+                old.pop(v.candidate)
+            else:  # today's numbers, measured beside the winners'
+                old[v.candidate].measured, old[v.candidate].verification = v.measured, v.verification
+            continue
+        if v.error:
+            report.rejected.append(Rejected(candidate=v.candidate, reason=v.error))
+            continue
+        c = by_id[v.candidate]
         models = {call["model"] for call in view.llm_calls if call.get("candidate_id") == c.id and call.get("model")}
         name = _kernel_name(view.id, c.id)
         entry = KernelEntry(
@@ -127,23 +141,36 @@ def harvest(run_dir: Path | str, library: Path | str | None = None, min_speedup:
                                   (c.coder.split(":", 1)[1] if c.coder.startswith("llm:") else None),
                                   template=c.template, params=c.params, run_score=c.score))
         new.append((entry, sources[c.id]))
-    _admit(report, index, new, library, config)
+    _admit(report, index, group, old, new, library, config)
     return report
 
 
-def _admit(report: HarvestReport, index: LibraryIndex, new: list[tuple[KernelEntry, str]], library: Path,
-           config: HarvestConfig) -> None:
-    """Choose the kernel set over the group's old and new kernels, write the files, the index and the heatmap."""
-    if not new:
-        report.notes.append("no winner passed re-verification: the library is unchanged")
+def _library_sources(library: Path, old: dict[str, KernelEntry], report: HarvestReport) -> dict[str, str]:
+    """The files of the group's library kernels, to re-verify beside the winners; a kernel without one is retired."""
+    out = {}
+    for name, entry in list(old.items()):
+        path = library / entry.path
+        if path.is_file():
+            out[name] = path.read_text()
+        else:
+            report.notes.append(f"library kernel {name} has no file ({path}): retired")
+            old.pop(name)
+    return out
+
+
+def _admit(report: HarvestReport, index: LibraryIndex, group: tuple[str, str, str, str], old: dict[str, KernelEntry],
+           new: list[tuple[KernelEntry, str]], library: Path, config: HarvestConfig) -> None:
+    """Choose the kernel set over the group's library kernels that passed again today (`old`) and the new ones,
+    write the files, the index and the heatmap; the group's other kernels are retired."""
+    before = [k for k in index.kernels if k.group() == group]
+    if not new and len(old) == len(before):
+        report.notes.append("no winner passed re-verification: the library's kernel set is unchanged")
         return
-    group = new[0][0].group()
-    old = {k.name: k for k in index.kernels if k.group() == group}
     pool = {**old, **{e.name: e for e, _ in new}}
     times = {name: {shape_key(m.shape): m.time_ms for m in e.measured
                     if m.time_ms and (m.speedup or 0.0) >= config.min_speedup}
              for name, e in pool.items()}
-    all_shapes = [shape_key(m.shape) for m in new[0][0].measured]
+    all_shapes = list(dict.fromkeys(shape_key(m.shape) for e in pool.values() for m in e.measured))
     times = {k: t for k, t in times.items() if t}
     report.unserved = [s for s in all_shapes if not any(s in t for t in times.values())]
     chosen, assignment, fraction = select_kernels(times, config.keep_fraction) if times else ([], {}, {})
@@ -156,10 +183,10 @@ def _admit(report: HarvestReport, index: LibraryIndex, new: list[tuple[KernelEnt
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(sources[name])
             report.admitted.append(name)
-    for name in old:
-        if name not in chosen:
-            (library / old[name].path).unlink(missing_ok=True)
-            report.retired.append(name)
+    for entry in before:
+        if entry.name not in chosen:
+            (library / entry.path).unlink(missing_ok=True)
+            report.retired.append(entry.name)
     for entry, _ in new:
         if entry.name not in chosen:
             report.notes.append(f"{entry.provenance.candidate} passed but is not needed: other kernels are within "
