@@ -15,8 +15,10 @@ def harvest(
                                       "more (default from HarvestConfig: 1.0)"),
     device: str = typer.Option(None, "--device", help="cuda or cpu (default: the run's device)"),
 ) -> None:
-    """Re-verify the winners (best per shape and overall: more seeds, every shape, timing repeated), then write them
-    to the library with the index, the kernel set (within 98% of the best on every shape) and the heatmap."""
+    """Re-verify the winners (best per shape and overall: more seeds, every shape, timing repeated) and, beside
+    them in the same evaluators, the library's kernels of that problem; then write the library's index, the kernel
+    set (the fewest kernels within 98% of the best on every shape, by this harvest's times) and the heatmap.
+    Library kernels left out of the set, or failing today, are retired."""
     from agentopt.harvest import harvest as run_harvest
     from agentopt.hardware import gpu_available
 

@@ -1,8 +1,8 @@
 """`harvest(run_dir)`: the winners of a run (best per shape and best overall) re-verified, then admitted to the
 library with the kernels already there for the same problem, architecture and dtype. Those are re-verified too,
 beside the winners in the same evaluators, so the kernel set is chosen over all of them by the times of this one
-harvest (the machines are noisy: two sessions' times do not compare). Kernels outside the set, or failing today,
-are retired; the heatmap is redrawn."""
+harvest (the machines are noisy: two sessions' times can differ by more than 2%). Kernels outside the set, or
+failing today, are retired; the heatmap is redrawn."""
 from __future__ import annotations
 
 import re
