@@ -1,5 +1,4 @@
 """benchmarks/search_record.py: what a run reached and when, its pauses between sessions left out."""
-import importlib.util
 import json
 import subprocess
 import sys
@@ -10,9 +9,6 @@ from run_fixtures import make_run
 from agentopt.runs import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("search_record", ROOT / "benchmarks" / "search_record.py")
-search_record = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(search_record)
 
 
 def test_a_resumed_run_counts_its_sessions_time_not_the_pause(tmp_path):
