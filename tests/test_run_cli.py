@@ -137,6 +137,26 @@ def test_template_coder_run_then_resume(tmp_path):
     assert names[-1] == "run_stopped"
 
 
+def test_a_run_is_not_resumed_on_another_gpu():
+    from agentopt.commands.run import other_gpu
+
+    assert other_gpu("NVIDIA H200", "NVIDIA H200") is None and other_gpu(None, "NVIDIA H100") is None
+    why = other_gpu("NVIDIA H200", "NVIDIA H100 80GB HBM3")
+    assert "searched on NVIDIA H200" in why and "this machine has NVIDIA H100 80GB HBM3" in why
+    assert "Start a new run here" in why
+
+
+@pytest.mark.gpu
+def test_resuming_a_run_of_another_gpu_is_refused_before_anything_runs(tmp_path):
+    run = tmp_path / "20261201-000000-llama3-8b-rmsnorm-0000"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"id": run.name, "problem_spec": RMSNORM, "problem": {"name": RMSNORM},
+                                              "device": "cuda", "hardware": {"name": "NVIDIA B300 (not this one)"}}))
+    out = agentopt("--resume", str(run))
+    assert out.returncode == 2 and "searched on NVIDIA B300 (not this one)" in " ".join(out.stderr.split())
+    assert sorted(p.name for p in run.iterdir()) == ["run.json"]  # nothing written
+
+
 def test_llm_coder_against_the_stand_in_server(tmp_path):
     scripted.n = 0
     with FakeOpenAI(default=scripted) as server:

@@ -58,7 +58,8 @@ def run(
     device: str = typer.Option(None, "--device", help="cuda or cpu (Triton's interpreter, small shapes, for "
                                "trying things out) (default cuda)"),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="where new runs are created"),
-    resume: Path = typer.Option(None, "--resume", help="a run directory to continue"),
+    resume: Path = typer.Option(None, "--resume", help="a run directory to continue (on a GPU of the name it "
+                                "started on)"),
     llm_base_url: str = typer.Option(None, "--llm-base-url", help="OpenAI-compatible endpoint (or OPENAI_BASE_URL)"),
     llm_model: str = typer.Option(None, "--llm-model", help="model name (or OPENAI_MODEL)"),
     prompts: Path = typer.Option(None, "--prompts", help="a directory with your own copies of prompts/*.j2"),
@@ -86,6 +87,12 @@ def run(
     if device == "cuda" and not gpu_available():
         raise usage_error("no CUDA GPU here (torch.cuda.is_available() is False). Pass --device cpu to search on "
                           "the CPU: Triton's interpreter on the problem's small shapes, for trying agentopt out.")
+    if resume is not None and device == "cuda":
+        import torch
+
+        mismatch = other_gpu((stored.get("hardware") or {}).get("name"), torch.cuda.get_device_name(0))
+        if mismatch:
+            raise usage_error(mismatch)
     problem = load_problem(model)
     cfg = _search_config((stored.get("config") or {}).get("search") or {}, budget_minutes=budget_minutes,
                          max_candidates=max_candidates, islands=islands, seed=seed, library_seeds=library_seeds,
@@ -105,6 +112,16 @@ def run(
         console.print(f"{summary['candidates']} candidates, none valid yet", highlight=False)
     console.print(f"run: {path}   review: agentopt show {path}   continue: agentopt run --resume {path}",
                   highlight=False)
+
+
+def other_gpu(searched_on: str | None, here: str) -> str | None:
+    """Why a run cannot go on on this GPU, or None: its candidates are ranked by speedups measured on the GPU it
+    started on, against the plan and floors made for that GPU."""
+    if not searched_on or searched_on == here:
+        return None
+    return (f"this run searched on {searched_on}, and this machine has {here}: its scores, plan and floors were "
+            f"measured there, and a resumed run ranks new candidates against them. Start a new run here (`agentopt "
+            f"run --model ...`): it starts from the library's kernels of the problem, where it has some")
 
 
 async def _session(problem, spec: str, device: str, cfg, llm, llm_cfg, names: list[str], note: str | None,
