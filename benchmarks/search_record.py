@@ -22,26 +22,9 @@ from agentopt.review import RunView  # noqa: E402
 from agentopt.review.leaderboard import best_over_time, shape_results  # noqa: E402
 
 
-def paused_before(view: RunView) -> list[tuple[float, float]]:
-    """(when the run resumed, seconds it stood stopped before that) for each resume."""
-    out, stopped = [], None
-    for e in view.events:
-        if e.get("event") == "run_stopped":
-            stopped = e["t"]
-        elif e.get("event") == "run_resumed" and stopped is not None:
-            out.append((e["t"], e["t"] - stopped))
-            stopped = None
-    return out
-
-
 def record(view: RunView) -> dict:
-    pauses = paused_before(view)
-
-    def search_s(t: float) -> float:
-        return t - view.started_at - sum(gap for resumed, gap in pauses if resumed <= t)
-
-    evaluated_at = {cid: search_s(t) + view.started_at for cid, t in view.evaluated_at().items()}
-    points = best_over_time(view.candidates, evaluated_at, view.started_at)
+    evaluated_s = {cid: view.search_s(t) for cid, t in view.evaluated_at().items()}
+    points = best_over_time(view.candidates, evaluated_s, 0.0)
     improved = [p for i, p in enumerate(points) if i == 0 or p["best"] > points[i - 1]["best"]]
     best = view.best()
     final = best.score if best else 0.0
@@ -49,8 +32,8 @@ def record(view: RunView) -> dict:
     config = (view.info.get("config") or {}).get("search") or {}
     return {
         "run": view.id, "problem": view.problem_name, "gpu": view.gpu, "coder": config.get("coder"),
-        "library_seeds": config.get("library_seeds"), "sessions": 1 + len(pauses),
-        "search_s": round(search_s(view.ended_at), 1), "stop_reason": view.stop_reason(),
+        "library_seeds": config.get("library_seeds"), "sessions": 1 + len(view.pauses()),
+        "search_s": round(view.search_s(view.ended_at), 1), "stop_reason": view.stop_reason(),
         "candidates": {k: v for k, v in view.budget().items() if k != "seconds"},  # seconds: pauses in
         "best": None if best is None else {
             "id": best.id, "score": final, "template": best.template, "params": best.params,

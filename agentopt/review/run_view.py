@@ -74,6 +74,21 @@ class RunView:
         times = [e["t"] for e in self.events if "t" in e] + [c.created_at for c in self.candidates]
         return max(times, default=self.started_at)
 
+    def pauses(self) -> list[tuple[float, float]]:
+        """(when the run resumed, seconds it had stood stopped) for each resume after a recorded stop."""
+        out, stopped = [], None
+        for e in self.events:
+            if e.get("event") == "run_stopped":
+                stopped = e["t"]
+            elif e.get("event") == "run_resumed" and stopped is not None:
+                out.append((e["t"], e["t"] - stopped))
+                stopped = None
+        return out
+
+    def search_s(self, t: float) -> float:
+        """Seconds of search from the run's start to the time t, the pauses between a stop and a resume left out."""
+        return t - self.started_at - sum(gap for resumed, gap in self.pauses() if resumed <= t)
+
     @property
     def duration_s(self) -> float:
         return max(0.0, self.ended_at - self.started_at)
